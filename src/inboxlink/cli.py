@@ -1,0 +1,87 @@
+"""Command line: serve | worker | users create | tokens create | migrate | status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from inboxlink.config import ConfigError, load_settings
+from inboxlink.runner import run
+from inboxlink.services.errors import ServiceError
+from inboxlink.services.runtime import Runtime
+from inboxlink.services.status import status_lines
+from inboxlink.services.users import create_token, create_user
+from inboxlink.storage.db import migrate
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inboxlink", description="A connected inbox for your CRM.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="web UI + API + workers + BCC listener in one process")
+    sub.add_parser("worker", help="only the sync/send worker (scale-out on PostgreSQL)")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("status", help="one line per inbox: status, last sync, last error, next retry")
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="create a user; password from stdin or prompted")
+    create.add_argument("email")
+    create.add_argument("--name", default="")
+    create.add_argument("--team", default="default")
+    create.add_argument("--admin", action="store_true")
+    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="action", required=True)
+    tokens.add_parser("create", help="print a new API token for a user").add_argument("email")
+    return parser
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise ServiceError("password_mismatch", "The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _with_runtime(settings: object, action: str, args: argparse.Namespace) -> int:
+    rt = Runtime.create(settings)  # type: ignore[arg-type]
+    try:
+        if action == "users":
+            user = await create_user(
+                rt, args.email, _read_password(), name=args.name, team=args.team, admin=args.admin
+            )
+            print(f"created user {user.email} (team id {user.team_id})", file=sys.stderr)
+        elif action == "tokens":
+            print(await create_token(rt, args.email))
+        elif action == "status":
+            for line in await status_lines(rt):
+                print(line)
+    finally:
+        await rt.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        if args.command in {"serve", "worker"}:
+            asyncio.run(run(settings, http=args.command == "serve", bcc=args.command == "serve"))
+            return 0
+        migrate(settings.database_url)
+        if args.command == "migrate":
+            print("database schema is up to date", file=sys.stderr)
+            return 0
+        return asyncio.run(_with_runtime(settings, args.command, args))
+    except (ConfigError, ServiceError) as exc:
+        print(f"inboxlink: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Configuration: environment variables, else the same names lower-case in `$DATA_DIR/inboxlink.toml`,
+else defaults. The variable always wins (see the contract in docs/api.md)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "INBOXLINK_"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def _host_port(name: str, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"{PREFIX}{name} must look like host:port, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    http_host: str
+    http_port: int
+    bcc_smtp: tuple[str, int] | None
+    bcc_domain: str
+    secret_key: str | None
+    # Plain-text IMAP/SMTP ("security": "none") is allowed only to loopback hosts unless this is set.
+    allow_insecure: bool
+    max_send_bytes: int
+    max_attachment_bytes: int
+    poll_interval: float
+    idle_restart: float
+    disconnect_after: float
+    send_retry_limit: int
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    data_dir = Path(env.get(PREFIX + "DATA_DIR", "./inboxlink-data")).resolve()
+    file_values: dict[str, object] = {}
+    toml_path = data_dir / "inboxlink.toml"
+    if toml_path.is_file():
+        try:
+            file_values = tomllib.loads(toml_path.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path} is not valid TOML: {exc}") from exc
+
+    def get(name: str, default: str) -> str:
+        if PREFIX + name in env:
+            return env[PREFIX + name]
+        value = file_values.get(name.lower())
+        return default if value is None else str(value)
+
+    def number(name: str, default: str) -> float:
+        raw = get(name, default)
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}{name} must be a number, got {raw!r}") from exc
+
+    http_host, http_port = _host_port("HTTP", get("HTTP", "127.0.0.1:8025"))
+    bcc_raw = get("BCC_SMTP", "127.0.0.1:2525")
+    bcc = None if bcc_raw.strip().lower() == "off" else _host_port("BCC_SMTP", bcc_raw)
+    return Settings(
+        data_dir=data_dir,
+        database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inboxlink.db'}"),
+        http_host=http_host,
+        http_port=http_port,
+        bcc_smtp=bcc,
+        bcc_domain=get("BCC_DOMAIN", "bcc.localhost"),
+        secret_key=get("SECRET_KEY", "") or None,
+        allow_insecure=_flag(get("ALLOW_INSECURE", "false")),
+        max_send_bytes=int(number("MAX_SEND_BYTES", str(25 * 1024 * 1024))),
+        max_attachment_bytes=int(number("MAX_ATTACHMENT_BYTES", str(25 * 1024 * 1024))),
+        poll_interval=number("POLL_INTERVAL", "30"),
+        idle_restart=number("IDLE_RESTART", str(25 * 60)),
+        disconnect_after=number("DISCONNECT_AFTER", str(30 * 60)),
+        send_retry_limit=int(number("SEND_RETRY_LIMIT", "5")),
+    )

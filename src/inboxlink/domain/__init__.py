@@ -1,0 +1,1 @@
+"""Pure domain code: data shapes, Message-ID rules, reply matching, threading. stdlib only, no I/O."""

@@ -1,0 +1,299 @@
+"""Logging mail the user sent from their own mail client with their BCC logging address in Bcc, and
+emails they forwarded to that address.
+
+* Bcc'd mail → one OUTBOUND email on every To/Cc recipient's contact (never on the team's own
+  addresses), threaded like mail found in the Sent folder (`domain.threads.decide_thread`). Its
+  Message-ID becomes tracked, so the inbox monitor logs the answers by itself.
+* A forward addressed to the logging address (visibly in To/Cc, or with nobody else to log on) →
+  the ORIGINAL email, on its sender's contact, as inbound: taken from an attached message/rfc822
+  part, else from an inline forward block (`mime.forwarded`).
+
+Only mail *from* the user is logged: the From address (the envelope sender when there is none) must
+be the user's login address or one of their inboxes. The token is what authenticates; the From check
+keeps a leaked address or a mailbox-wide forwarding rule from filing other people's mail.
+
+Exactly-once: the dedupe key (Message-ID, else a hash) is unique per team and the same the monitor
+uses, so mail seen both in Sent and via Bcc, or re-delivered by an MTA, is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inboxlink.domain.matching import candidate_ids, find_match
+from inboxlink.domain.models import Address, Attachment, HeaderSummary, ParsedMessage
+from inboxlink.domain.threads import Direction, decide_thread
+from inboxlink.mime.forwarded import parse_forwarded
+from inboxlink.mime.parse import parse_message
+
+# The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
+# same answers for mail found in Sent and mail received by Bcc.
+from inboxlink.services.replies import _own_addresses, _parent
+from inboxlink.services.runtime import Runtime, now
+from inboxlink.services.timeline import NewEmail, existing_email_id, store_email
+from inboxlink.storage.tables import inboxes, tracked_ids, users
+
+__all__ = ["BccRejected", "BccResult", "BccUser", "bcc_user", "log_bcc_message"]
+
+log = logging.getLogger(__name__)
+
+_RFC822 = ("message/rfc822", "message/global")
+_MAX_ATTACHED_ORIGINALS = 20
+_Ours = Callable[[str], bool]  # "is this address one of the team's own (or a logging address)?"
+# Trace fields MTAs prepend on each hop; without a Message-ID they would make one message hash as two.
+_TRACE = re.compile(
+    rb"\A(?:(?:received|return-path|delivered-to|x-original-to):[^\n]*\n(?:[ \t][^\n]*\n)*)+", re.IGNORECASE
+)
+
+
+class BccRejected(Exception):
+    """Mail that must be refused. `code`: "unknown_address" | "foreign_sender"."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class BccUser:
+    user_id: int
+    team_id: int
+    email: str
+    inboxes: dict[str, int]  # lower-cased address → inbox id (removed inboxes excluded)
+
+    def owns(self, address: str) -> bool:
+        address = address.strip().lower()
+        return bool(address) and (address == self.email.lower() or address in self.inboxes)
+
+
+@dataclass(frozen=True)
+class BccResult:
+    email_ids: tuple[int, ...] = ()  # what the message was logged as (now or on an earlier delivery)
+    written: int = 0  # how many of them this call stored
+    forwarded: bool = False  # an original forwarded email was among them
+    note: str = ""  # why nothing was logged, when nothing was
+
+
+@dataclass
+class _Item:
+    new: NewEmail
+    parent_ids: HeaderSummary  # where to look for a tracked parent
+    audience: frozenset[str]  # addresses decide_thread weighs
+    forwarded: bool = False
+
+
+async def bcc_user(rt: Runtime, token: str) -> BccUser | None:
+    """The user whose logging address has this local part (case-insensitive), or None."""
+    token = token.strip().lower()
+    if not token:
+        return None
+    async with rt.engine.connect() as conn:
+        row = (await conn.execute(select(users).where(users.c.bcc_token == token))).first()
+        if row is None:
+            return None
+        boxes = await conn.execute(
+            select(inboxes.c.id, inboxes.c.email).where(
+                inboxes.c.user_id == row.id, inboxes.c.deleted_at.is_(None)
+            )
+        )
+        owned = {b.email.lower(): b.id for b in boxes}
+    return BccUser(row.id, row.team_id, row.email, owned)
+
+
+def _raw_key(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(_TRACE.sub(b"", raw.replace(b"\r\n", b"\n"))).hexdigest()
+
+
+async def log_bcc_message(rt: Runtime, bcc_token: str, raw: bytes, envelope_from: str) -> BccResult:
+    """Log one message received on `bcc_token`'s address. Raises `BccRejected` for mail to refuse."""
+    user = await bcc_user(rt, bcc_token)
+    if user is None:
+        raise BccRejected("unknown_address", "No such BCC logging address")
+    parsed = parse_message(raw, max_attachment_bytes=rt.settings.max_attachment_bytes)
+    from_address = (parsed.sender.email if parsed.sender else "") or envelope_from.strip(" <>")
+    if not user.owns(from_address):
+        raise BccRejected(
+            "foreign_sender",
+            f"From <{from_address}> is not one of your connected addresses; "
+            "inboxlink does not log mail on someone else's behalf",
+        )
+    parsed = replace(parsed, sender=parsed.sender or Address(from_address))
+    async with rt.engine.connect() as conn:
+        own = await _own_addresses(conn, user.team_id)
+    logging_domain = "@" + rt.settings.bcc_domain.lower()
+    visible = {p.email.lower() for p in (*parsed.to, *parsed.cc)}
+
+    def ours(address: str) -> bool:
+        return address.lower() in own or address.lower().endswith(logging_domain)
+
+    items: list[_Item] = []
+    recipients = [p for p in (*parsed.to, *parsed.cc) if not ours(p.email)]
+    if recipients:
+        audience = frozenset(a for a in visible if not a.endswith(logging_domain))
+        files = parsed.attachments
+        if parsed.problems:
+            # As for replies: what could not be decoded stays available as the original bytes.
+            files = (*files, Attachment("original-message.eml", "message/rfc822", raw))
+        key = parsed.message_id or _raw_key(raw)
+        inbox_id = user.inboxes.get(from_address.lower())
+        items.append(_item(user, parsed, key, inbox_id, "outbound", recipients, audience, files))
+    if not recipients or any(a.endswith(logging_domain) for a in visible):
+        items.extend(_forwarded_originals(rt, user, parsed, ours))
+    if not items:
+        return BccResult(note="nothing to log: no recipient outside your own addresses, no forwarded email")
+    return await _write(rt, user, items)
+
+
+def _item(
+    user: BccUser,
+    parsed: ParsedMessage,
+    key: str,
+    inbox_id: int | None,
+    direction: Direction,
+    contacts: list[Address],
+    audience: frozenset[str],
+    attachments: tuple[Attachment, ...] | None = None,
+) -> _Item:
+    assert parsed.sender is not None
+    new = NewEmail(
+        team_id=user.team_id,
+        direction=direction,
+        status="logged",
+        source="bcc",
+        message_id=parsed.message_id,
+        dedupe_key=key,
+        sender=parsed.sender,
+        to=parsed.to,
+        cc=parsed.cc,
+        subject=parsed.subject,
+        text=parsed.text,
+        html=parsed.html,
+        # In UTC: SQLite keeps the wall time and drops the offset.
+        sent_at=parsed.date.astimezone(UTC) if parsed.date else now(),
+        attachments=parsed.attachments if attachments is None else attachments,
+        inbox_id=inbox_id,
+        user_id=user.user_id,
+        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else None,
+        references=parsed.references,
+        problems=parsed.problems,
+        contact_addresses=contacts,
+    )
+    parents = HeaderSummary(parsed.message_id, parsed.in_reply_to, parsed.references)
+    return _Item(new, parents, audience)
+
+
+def _forwarded_originals(rt: Runtime, user: BccUser, outer: ParsedMessage, ours: _Ours) -> list[_Item]:
+    """The originals inside a forward: every attached message, else the first inline forward block."""
+    inbox_id = user.inboxes.get((outer.sender.email if outer.sender else "").lower())
+    items: list[_Item] = []
+    attached = [a for a in outer.attachments if a.content_type in _RFC822 and a.data]
+    for part in attached[:_MAX_ATTACHED_ORIGINALS]:
+        inner = parse_message(part.data, max_attachment_bytes=rt.settings.max_attachment_bytes)
+        if inner.sender is None:
+            continue
+        key = inner.message_id or _raw_key(part.data)
+        items.append(_original(user, inner, key, inbox_id, ours))
+    if items:
+        return items
+    found = parse_forwarded(outer.text)
+    if found is None:
+        return []
+    date = found.date
+    if date is not None and date.tzinfo is None:
+        # The block was printed in the forwarder's local time; the forward's own Date header carries
+        # that zone's offset (at forwarding time, close enough for a timeline).
+        date = date.replace(tzinfo=outer.date.tzinfo if outer.date and outer.date.tzinfo else UTC)
+    inner = replace(
+        outer,
+        message_id=None,
+        sender=found.sender,
+        to=found.to,
+        cc=found.cc,
+        subject=found.subject,
+        date=date or outer.date,  # no readable date: the forward's is the closest we know
+        text=found.text,
+        html=None,  # the forward's HTML is the forwarder's rendering, note and all
+        in_reply_to=(),
+        references=(),
+    )
+    digest = "\0".join((found.sender.email.lower(), found.subject, found.date_text, found.text.strip()))
+    key = "fwd:" + hashlib.sha256(digest.encode("utf-8", "surrogatepass")).hexdigest()
+    return [_original(user, inner, key, inbox_id, ours)]
+
+
+def _original(user: BccUser, inner: ParsedMessage, key: str, inbox_id: int | None, ours: _Ours) -> _Item:
+    assert inner.sender is not None
+    people = frozenset(p.email.lower() for p in (*inner.to, *inner.cc))
+    if ours(inner.sender.email):
+        # A forward of the user's (or a teammate's) own mail is their outbound mail to its recipients.
+        contacts = [p for p in (*inner.to, *inner.cc) if not ours(p.email)]
+        item = _item(user, inner, key, inbox_id, "outbound", contacts, people)
+    else:
+        people |= {inner.sender.email.lower()}
+        item = _item(user, inner, key, inbox_id, "inbound", [inner.sender], people)
+    item.forwarded = True
+    return item
+
+
+async def _place_in_thread(conn: AsyncConnection, item: _Item) -> None:
+    """Join the thread of a tracked email the message answers, per `decide_thread`; else a new one."""
+    new = item.new
+    wanted = candidate_ids(item.parent_ids)
+    if not wanted:
+        return
+    rows = await conn.execute(
+        select(tracked_ids.c.message_id, tracked_ids.c.email_id).where(
+            tracked_ids.c.team_id == new.team_id, tracked_ids.c.message_id.in_(wanted)
+        )
+    )
+    known = {r.message_id: r.email_id for r in rows}
+    parent = find_match(item.parent_ids, lambda ids: {i: known[i] for i in ids if i in known})
+    if parent is None:
+        return
+    facts, parent_contacts = await _parent(conn, parent)
+    direction: Direction = "inbound" if new.direction == "inbound" else "outbound"
+    decision = decide_thread(facts, item.audience, direction, sender=new.sender.email or None)
+    if decision.join and decision.thread_id:
+        new.thread_id = int(decision.thread_id)
+        new.extra_contact_ids = parent_contacts
+
+
+async def _write(rt: Runtime, user: BccUser, items: list[_Item]) -> BccResult:
+    """Everything of one message in one transaction: the MTA gets 250 only once all of it is stored."""
+    for attempt in range(2):
+        ids: list[int] = []
+        written: list[int] = []  # indexes into `items`
+        try:
+            async with rt.engine.begin() as conn:
+                for index, item in enumerate(items):
+                    existing = await existing_email_id(conn, user.team_id, item.new.dedupe_key)
+                    if existing is not None:
+                        ids.append(existing)
+                        continue
+                    await _place_in_thread(conn, item)
+                    ids.append(await store_email(rt, conn, item.new))
+                    written.append(index)
+            break
+        except IntegrityError:
+            # The same message arrived twice at once (or the monitor logged it from Sent meanwhile):
+            # the retry sees the other copy and stores nothing twice.
+            if attempt:
+                raise
+            log.info("BCC message for user %s raced another copy; retrying", user.user_id)
+    for index in written:
+        event = {"type": "email", "email_id": ids[index], "thread_id": items[index].new.thread_id}
+        rt.timeline.publish(user.team_id, event)
+    return BccResult(
+        email_ids=tuple(dict.fromkeys(ids)),
+        written=len(written),
+        forwarded=any(item.forwarded for item in items),
+    )

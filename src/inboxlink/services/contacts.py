@@ -1,0 +1,137 @@
+"""Contacts: one per address per team; created by hand or on the fly for new correspondents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inboxlink.domain.models import Address
+from inboxlink.services.errors import Conflict, NotFound, ServiceError
+from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.services.users import Caller
+from inboxlink.services.validation import normalise_address
+from inboxlink.storage.db import new_id
+from inboxlink.storage.tables import contacts
+
+
+def contact_view(row: Any) -> dict[str, object]:
+    stamp = as_utc(row.created_at)
+    return {
+        "id": row.id,
+        "email": row.email,
+        "name": row.name,
+        "company": row.company,
+        "created_at": stamp.isoformat() if stamp else None,
+    }
+
+
+def _text(body: dict[str, Any], key: str, limit: int = 200) -> str:
+    value = body.get(key) or ""
+    if not isinstance(value, str) or len(value) > limit or any(c in value for c in "\r\n\x00"):
+        raise ServiceError(
+            "invalid_field", f"{key} must be one line of at most {limit} characters.", field=key
+        )
+    return value.strip()
+
+
+async def create_contact(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
+    email = normalise_address(body.get("email"), field="email")
+    name, company = _text(body, "name"), _text(body, "company")
+    async with rt.engine.begin() as conn:
+        try:
+            result = await conn.execute(
+                contacts.insert().values(
+                    team_id=caller.team_id, email=email, name=name, company=company, created_at=now()
+                )
+            )
+        except IntegrityError as exc:
+            raise Conflict("contact_exists", f"A contact with the address {email} already exists.") from exc
+        row = (await conn.execute(select(contacts).where(contacts.c.id == new_id(result)))).one()
+    return contact_view(row)
+
+
+async def list_contacts(
+    rt: Runtime,
+    caller: Caller,
+    *,
+    email: str | None = None,
+    query: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, object]], int]:
+    where = [contacts.c.team_id == caller.team_id]
+    if email is not None:
+        where.append(contacts.c.email == email.strip().lower())
+    if query:
+        like = f"%{query.strip().lower()}%"
+        where.append(
+            or_(
+                func.lower(contacts.c.name).like(like),
+                contacts.c.email.like(like),
+                func.lower(contacts.c.company).like(like),
+            )
+        )
+    async with rt.engine.connect() as conn:
+        total = int(await conn.scalar(select(func.count()).select_from(contacts).where(*where)) or 0)
+        rows = (
+            await conn.execute(
+                select(contacts)
+                .where(*where)
+                .order_by(func.lower(contacts.c.name), contacts.c.email)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+    return [contact_view(r) for r in rows], total
+
+
+async def get_contact_row(rt: Runtime, caller: Caller, contact_id: int) -> Any:
+    async with rt.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(contacts).where(contacts.c.id == contact_id, contacts.c.team_id == caller.team_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("contact")
+    return row
+
+
+async def get_contact(rt: Runtime, caller: Caller, contact_id: int) -> dict[str, object]:
+    return contact_view(await get_contact_row(rt, caller, contact_id))
+
+
+async def ensure_contacts(conn: AsyncConnection, team_id: int, people: Iterable[Address]) -> dict[str, int]:
+    """Contact ids by address, creating the missing ones. ON CONFLICT DO NOTHING: two workers logging
+    mail for the same new correspondent at once must both succeed."""
+    by_email: dict[str, str] = {}
+    for person in people:
+        address = person.email.strip().lower()
+        if address and address not in by_email:
+            by_email[address] = person.name
+    if not by_email:
+        return {}
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stamp = now()
+    await conn.execute(
+        insert(contacts)
+        .values(
+            [
+                {"team_id": team_id, "email": e, "name": (n or "")[:200], "company": "", "created_at": stamp}
+                for e, n in by_email.items()
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["team_id", "email"])
+    )
+    rows = await conn.execute(
+        select(contacts.c.email, contacts.c.id).where(
+            contacts.c.team_id == team_id, contacts.c.email.in_(list(by_email))
+        )
+    )
+    return {r.email: r.id for r in rows}

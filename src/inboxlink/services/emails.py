@@ -1,0 +1,286 @@
+"""Sending from the CRM (validate, render, queue in one transaction) and reading emails, threads,
+timelines and attachments."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from sqlalchemy import select
+
+from inboxlink.domain.message_ids import new_message_id
+from inboxlink.domain.models import Address, Attachment, OutgoingMessage
+from inboxlink.mime.build import build_message
+from inboxlink.mime.parse import safe_filename
+from inboxlink.services.contacts import get_contact_row
+from inboxlink.services.errors import NotFound, ServiceError
+from inboxlink.services.inboxes import owned_inbox_row
+from inboxlink.services.runtime import Runtime, now
+from inboxlink.services.timeline import NewEmail, email_views, store_email
+from inboxlink.services.users import Caller
+from inboxlink.services.validation import header_text, normalise_address
+from inboxlink.storage.tables import attachments, email_contacts, emails, outbox, threads
+
+MAX_RECIPIENTS = 100
+
+
+def _people(raw: Any, field: str, *, required: bool = False) -> list[Address]:
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ServiceError(
+            "invalid_field", f"{field} must be a list of {{email, name}} objects.", field=field
+        )
+    if required and not raw:
+        raise ServiceError("field_required", f"{field}: at least one recipient is required.", field=field)
+    people = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            item = {"email": item}
+        if not isinstance(item, dict):
+            raise ServiceError("invalid_field", f"{field}[{i}] must be an object with an email.", field=field)
+        email = normalise_address(item.get("email"), field=f"{field}[{i}].email")
+        name = header_text(item.get("name"), field=f"{field}[{i}].name", max_len=200)
+        people.append(Address(email, name.strip()))
+    return people
+
+
+def _attachments(raw: Any, max_bytes: int) -> list[Attachment]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ServiceError("invalid_field", "attachments must be a list.", field="attachments")
+    files = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ServiceError("invalid_field", f"attachments[{i}] must be an object.", field="attachments")
+        name = header_text(
+            item.get("filename"), field=f"attachments[{i}].filename", max_len=255, required=True
+        )
+        ctype = header_text(
+            item.get("content_type") or "application/octet-stream",
+            field=f"attachments[{i}].content_type",
+            max_len=255,
+        )
+        if ctype.count("/") != 1 or " " in ctype:
+            raise ServiceError(
+                "invalid_field",
+                f"attachments[{i}].content_type must look like type/subtype.",
+                field="attachments",
+            )
+        content = item.get("content_base64")
+        if not isinstance(content, str):
+            raise ServiceError(
+                "invalid_field", f"attachments[{i}].content_base64 is required.", field="attachments"
+            )
+        if len(content) > max_bytes * 4 // 3 + 8:
+            raise ServiceError(
+                "message_too_large",
+                f"attachments[{i}] is larger than the limit of {max_bytes} bytes.",
+                field="attachments",
+            )
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ServiceError(
+                "invalid_field", f"attachments[{i}].content_base64 is not valid base64.", field="attachments"
+            ) from exc
+        files.append(Attachment(safe_filename(name), ctype.lower(), data))
+    return files
+
+
+async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
+    inbox_id = body.get("inbox_id")
+    if not isinstance(inbox_id, int):
+        raise ServiceError(
+            "invalid_field", "inbox_id is required: the connected inbox to send through.", field="inbox_id"
+        )
+    inbox = await owned_inbox_row(rt, caller, inbox_id)
+    if inbox.status != "connected":
+        raise ServiceError(
+            "inbox_disconnected",
+            f"The inbox {inbox.email} is disconnected ({inbox.disconnect_reason}); reconnect it before sending.",
+            field="inbox_id",
+        )
+    to = _people(body.get("to"), "to", required=True)
+    cc = _people(body.get("cc"), "cc")
+    bcc = _people(body.get("bcc"), "bcc")
+    if len(to) + len(cc) + len(bcc) > MAX_RECIPIENTS:
+        raise ServiceError(
+            "too_many_recipients", f"At most {MAX_RECIPIENTS} recipients per email.", field="to"
+        )
+    subject = header_text(body.get("subject"), field="subject")
+    text = body.get("text") or ""
+    html = body.get("html")
+    if not isinstance(text, str) or (html is not None and not isinstance(html, str)):
+        raise ServiceError("invalid_field", "text and html must be strings.", field="text")
+    if not text.strip() and not (html or "").strip() and not subject.strip():
+        raise ServiceError("field_required", "An email needs a subject or a body.", field="text")
+    limit = rt.settings.max_send_bytes
+    files = _attachments(body.get("attachments"), limit)
+    contact_id = body.get("contact_id")
+    if contact_id is not None:
+        if not isinstance(contact_id, int):
+            raise ServiceError("invalid_field", "contact_id must be a number.", field="contact_id")
+        await get_contact_row(rt, caller, contact_id)  # 404 for another team's contact
+
+    sender = Address(inbox.email, caller.name)
+    domain = inbox.email.rpartition("@")[2]
+    message_id = new_message_id(domain)
+    message = OutgoingMessage(
+        message_id=message_id,
+        sender=sender,
+        to=tuple(to),
+        cc=tuple(cc),
+        bcc=tuple(bcc),
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=tuple(files),
+        date=now(),
+    )
+    try:
+        raw = build_message(message)
+    except ValueError as exc:
+        raise ServiceError("invalid_field", f"The email cannot be built: {exc}") from exc
+    if len(raw) > limit:
+        raise ServiceError(
+            "message_too_large",
+            f"The email is {len(raw) // 1024} KB; the limit is {limit // 1024} KB. Send large files as a link.",
+            field="attachments",
+        )
+    stamp = now()
+    async with rt.engine.begin() as conn:
+        email_id = await store_email(
+            rt,
+            conn,
+            NewEmail(
+                team_id=caller.team_id,
+                direction="outbound",
+                status="queued",
+                source="crm",
+                message_id=message_id,
+                dedupe_key=message_id,
+                sender=sender,
+                to=to,
+                cc=cc,
+                bcc=bcc,
+                subject=subject,
+                text=text,
+                html=html,
+                sent_at=None,
+                attachments=files,
+                inbox_id=inbox.id,
+                user_id=caller.user_id,
+                contact_addresses=[*to, *cc, *bcc],
+            ),
+        )
+        await conn.execute(
+            outbox.insert().values(
+                email_id=email_id,
+                state="pending",
+                attempts=0,
+                next_attempt_at=stamp,
+                payload=rt.box.encrypt(raw),
+                updated_at=stamp,
+            )
+        )
+        view = (await email_views(conn, caller.team_id, [email_id]))[0]
+    rt.outbox_wakeup.set()
+    rt.timeline.publish(
+        caller.team_id, {"type": "email", "email_id": email_id, "thread_id": view["thread_id"]}
+    )
+    return view
+
+
+async def get_email(rt: Runtime, caller: Caller, email_id: int) -> dict[str, object]:
+    async with rt.engine.connect() as conn:
+        views = await email_views(conn, caller.team_id, [email_id])
+    if not views:
+        raise NotFound("email")
+    return views[0]
+
+
+async def get_thread(rt: Runtime, caller: Caller, thread_id: int) -> dict[str, object]:
+    async with rt.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(threads).where(threads.c.id == thread_id, threads.c.team_id == caller.team_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("thread")
+        ids = (
+            (
+                await conn.execute(
+                    select(emails.c.id)
+                    .where(emails.c.thread_id == thread_id)
+                    .order_by(emails.c.created_at, emails.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        items = await email_views(conn, caller.team_id, list(ids))
+    return {"id": row.id, "subject": row.subject, "emails": items}
+
+
+async def contact_emails(rt: Runtime, caller: Caller, contact_id: int) -> list[dict[str, object]]:
+    await get_contact_row(rt, caller, contact_id)
+    async with rt.engine.connect() as conn:
+        ids = (
+            (
+                await conn.execute(
+                    select(emails.c.id)
+                    .join(email_contacts, email_contacts.c.email_id == emails.c.id)
+                    .where(email_contacts.c.contact_id == contact_id, emails.c.team_id == caller.team_id)
+                    .order_by(emails.c.created_at.desc(), emails.c.id.desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return await email_views(conn, caller.team_id, list(ids))
+
+
+async def contact_attachments(rt: Runtime, caller: Caller, contact_id: int) -> list[dict[str, object]]:
+    await get_contact_row(rt, caller, contact_id)
+    async with rt.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(attachments)
+                .join(email_contacts, email_contacts.c.email_id == attachments.c.email_id)
+                .where(email_contacts.c.contact_id == contact_id, attachments.c.team_id == caller.team_id)
+                .order_by(attachments.c.id.desc())
+            )
+        ).all()
+    return [
+        {
+            "id": r.id,
+            "filename": r.filename,
+            "content_type": r.content_type,
+            "size": r.size,
+            "email_id": r.email_id,
+            "available": r.blob is not None,
+        }
+        for r in rows
+    ]
+
+
+async def attachment_bytes(rt: Runtime, caller: Caller, attachment_id: int) -> tuple[str, str, bytes]:
+    async with rt.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(attachments).where(
+                    attachments.c.id == attachment_id, attachments.c.team_id == caller.team_id
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound("attachment")
+    if row.blob is None:
+        raise ServiceError(
+            "attachment_unavailable", "This attachment was larger than the configured limit and was not kept."
+        )
+    return row.filename, row.content_type, rt.blobs.get(row.blob)

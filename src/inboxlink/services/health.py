@@ -1,0 +1,119 @@
+"""The connection health of an inbox as users see it: connected/disconnected with a reason, the
+server's last words, the next retry, and a notification a person can act on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.services.users import Caller
+from inboxlink.storage.tables import inboxes, notifications
+
+REASON_TEXT = {
+    "auth_failed": "the mail server no longer accepts the saved password (it was changed, or access was revoked)",
+    "access_revoked": "access to the mailbox was revoked",
+    "connection_failed": "the mail server could not be reached for a long time",
+    "uidvalidity_unstable": "the mail server keeps renumbering the mailbox, so it cannot be followed safely",
+}
+
+
+async def mark_disconnected(rt: Runtime, inbox_id: int, reason: str, server_text: str) -> None:
+    """Idempotent: an inbox already disconnected keeps its first timestamp and notification."""
+    stamp = now()
+    async with rt.engine.begin() as conn:
+        row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).first()
+        if row is None or row.status in {"disconnected", "deleted"}:
+            if row is not None:
+                await conn.execute(
+                    inboxes.update()
+                    .where(inboxes.c.id == inbox_id)
+                    .values(last_error=server_text[:2000], last_error_at=stamp)
+                )
+            return
+        await conn.execute(
+            inboxes.update()
+            .where(inboxes.c.id == inbox_id)
+            .values(
+                status="disconnected",
+                disconnect_reason=reason,
+                disconnected_at=stamp,
+                last_error=server_text[:2000],
+                last_error_at=stamp,
+            )
+        )
+        when = stamp.strftime("%Y-%m-%d %H:%M UTC")
+        await conn.execute(
+            notifications.insert().values(
+                team_id=row.team_id,
+                user_id=row.user_id,
+                inbox_id=row.id,
+                kind="inbox_disconnected",
+                message=(
+                    f"Your inbox {row.email} was disconnected on {when}: {REASON_TEXT.get(reason, reason)}. "
+                    "Replies are not being logged until you reconnect it: open Settings → Inboxes and "
+                    "enter the current password (nothing that arrives meanwhile is lost)."
+                ),
+                created_at=stamp,
+            )
+        )
+    rt.timeline.publish(row.team_id, {"type": "inbox", "inbox_id": inbox_id})
+
+
+async def record_error(rt: Runtime, inbox_id: int, server_text: str, next_retry_at: datetime | None) -> None:
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            inboxes.update()
+            .where(inboxes.c.id == inbox_id)
+            .values(last_error=server_text[:2000], last_error_at=now(), next_retry_at=next_retry_at)
+        )
+
+
+async def record_sync(rt: Runtime, inbox_id: int) -> None:
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            inboxes.update().where(inboxes.c.id == inbox_id).values(last_sync_at=now(), next_retry_at=None)
+        )
+
+
+def notification_view(row: Any) -> dict[str, object]:
+    def iso(v: Any) -> str | None:
+        s = as_utc(v)
+        return s.isoformat() if s else None
+
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "inbox_id": row.inbox_id,
+        "message": row.message,
+        "created_at": iso(row.created_at),
+        "resolved_at": iso(row.resolved_at),
+    }
+
+
+async def list_notifications(
+    rt: Runtime, caller: Caller, *, include_resolved: bool = False
+) -> list[dict[str, object]]:
+    query = select(notifications).where(notifications.c.user_id == caller.user_id)
+    if not include_resolved:
+        query = query.where(notifications.c.resolved_at.is_(None))
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(query.order_by(notifications.c.id.desc()))).all()
+    return [notification_view(r) for r in rows]
+
+
+async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
+    """The server answered again after a long outage: connected, and the notification resolved."""
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            inboxes.update()
+            .where(inboxes.c.id == inbox_id, inboxes.c.status == "disconnected")
+            .values(status="connected", disconnect_reason=None, disconnected_at=None, next_retry_at=None)
+        )
+        await conn.execute(
+            notifications.update()
+            .where(notifications.c.inbox_id == inbox_id, notifications.c.resolved_at.is_(None))
+            .values(resolved_at=now())
+        )

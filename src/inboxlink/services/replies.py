@@ -1,0 +1,206 @@
+"""Logging what the monitor found: the tracked-id lookup, folder cursors, and writing a matched
+message onto the timeline in the same transaction that advances the cursor past it.
+
+Invariants (what the stored cursor promises): for (inbox, folder), every message with UID ≤ last_uid
+under `uidvalidity` has been looked at, and every one of those that answered a tracked Message-ID is
+logged. A crash before the commit re-does the work; the (team, dedupe key) unique constraint makes
+that re-do harmless. Messages that match nothing leave no trace but the advanced cursor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inboxlink.domain.models import Address, Attachment, ParsedMessage
+from inboxlink.domain.threads import ThreadFacts, decide_thread
+from inboxlink.mime.parse import parse_message
+from inboxlink.services.runtime import Runtime, now
+from inboxlink.services.timeline import NewEmail, existing_email_id, store_email
+from inboxlink.storage.tables import email_contacts, emails, folder_cursors, inboxes, tracked_ids, users
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    uidvalidity: int
+    last_uid: int
+    highestmodseq: int | None
+    uidvalidity_changes: int
+
+
+async def load_cursor(rt: Runtime, inbox_id: int, folder: str) -> Cursor | None:
+    async with rt.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(folder_cursors).where(
+                    folder_cursors.c.inbox_id == inbox_id, folder_cursors.c.folder == folder
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    return Cursor(row.uidvalidity, row.last_uid, row.highestmodseq, row.uidvalidity_changes)
+
+
+async def _write_cursor(conn: AsyncConnection, inbox_id: int, folder: str, cursor: Cursor) -> None:
+    values = {
+        "uidvalidity": cursor.uidvalidity,
+        "last_uid": cursor.last_uid,
+        "highestmodseq": cursor.highestmodseq,
+        "uidvalidity_changes": cursor.uidvalidity_changes,
+        "updated_at": now(),
+    }
+    updated = await conn.execute(
+        folder_cursors.update()
+        .where(folder_cursors.c.inbox_id == inbox_id, folder_cursors.c.folder == folder)
+        .values(**values)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(folder_cursors.insert().values(inbox_id=inbox_id, folder=folder, **values))
+
+
+async def save_cursor(rt: Runtime, inbox_id: int, folder: str, cursor: Cursor) -> None:
+    async with rt.engine.begin() as conn:
+        await _write_cursor(conn, inbox_id, folder, cursor)
+        await conn.execute(inboxes.update().where(inboxes.c.id == inbox_id).values(last_sync_at=now()))
+
+
+async def tracked_lookup(rt: Runtime, team_id: int, ids: Sequence[str]) -> dict[str, int]:
+    """email id by tracked Message-ID, one indexed query (primary key (team_id, message_id))."""
+    if not ids:
+        return {}
+    async with rt.engine.connect() as conn:
+        rows = await conn.execute(
+            select(tracked_ids.c.message_id, tracked_ids.c.email_id).where(
+                tracked_ids.c.team_id == team_id, tracked_ids.c.message_id.in_(list(dict.fromkeys(ids)))
+            )
+        )
+        return {r.message_id: r.email_id for r in rows}
+
+
+async def _own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:
+    """Addresses of the team's users and inboxes: they are us, never contacts."""
+    rows = await conn.execute(select(inboxes.c.email).where(inboxes.c.team_id == team_id))
+    own = {r.email.lower() for r in rows}
+    rows = await conn.execute(select(users.c.email).where(users.c.team_id == team_id))
+    return own | {r.email.lower() for r in rows}
+
+
+async def _parent(conn: AsyncConnection, email_id: int) -> tuple[ThreadFacts, list[int]]:
+    parent = (await conn.execute(select(emails.c.thread_id).where(emails.c.id == email_id))).one()
+    rows = (
+        await conn.execute(
+            select(emails.c.from_email, emails.c.to_addrs, emails.c.cc_addrs).where(
+                emails.c.thread_id == parent.thread_id
+            )
+        )
+    ).all()
+    people: set[str] = set()
+    for r in rows:
+        people.add(r.from_email.lower())
+        people.update(p["email"].lower() for p in (*r.to_addrs, *r.cc_addrs))
+    contact_rows = await conn.execute(
+        select(email_contacts.c.contact_id).where(email_contacts.c.email_id == email_id)
+    )
+    return ThreadFacts(str(parent.thread_id), frozenset(people)), [r.contact_id for r in contact_rows]
+
+
+def _dedupe_key(parsed: ParsedMessage, inbox_id: int, folder: str, uidvalidity: int, uid: int) -> str:
+    return parsed.message_id or f"uid:{inbox_id}:{folder}:{uidvalidity}:{uid}"
+
+
+async def log_matched_message(
+    rt: Runtime,
+    inbox: Any,
+    folder: str,
+    cursor: Cursor,
+    uid: int,
+    raw: bytes,
+    matched_email_id: int,
+    *,
+    outbound: bool,
+) -> int | None:
+    """Log one matched message and advance the cursor to `uid`, in one transaction. Returns the new
+    email's id, or None when it was already logged (seen twice, or our own copy in Sent)."""
+    parsed = parse_message(raw, max_attachment_bytes=rt.settings.max_attachment_bytes)
+    key = _dedupe_key(parsed, inbox.id, folder, cursor.uidvalidity, uid)
+    advanced = Cursor(
+        cursor.uidvalidity, max(cursor.last_uid, uid), cursor.highestmodseq, cursor.uidvalidity_changes
+    )
+    try:
+        async with rt.engine.begin() as conn:
+            if await existing_email_id(conn, inbox.team_id, key) is not None:
+                await _write_cursor(conn, inbox.id, folder, advanced)
+                return None
+            new = await _new_email(conn, inbox, parsed, key, raw, matched_email_id, outbound=outbound)
+            email_id = await store_email(rt, conn, new)
+            await _write_cursor(conn, inbox.id, folder, advanced)
+            await conn.execute(inboxes.update().where(inboxes.c.id == inbox.id).values(last_sync_at=now()))
+    except IntegrityError:
+        # Another worker logged the same message a moment ago (same team, same Message-ID).
+        log.info("inbox %s uid %s: already logged by someone else", inbox.id, uid)
+        await save_cursor(rt, inbox.id, folder, advanced)
+        return None
+    rt.timeline.publish(inbox.team_id, {"type": "email", "email_id": email_id, "thread_id": new.thread_id})
+    return email_id
+
+
+async def _new_email(
+    conn: AsyncConnection,
+    inbox: Any,
+    parsed: ParsedMessage,
+    key: str,
+    raw: bytes,
+    parent_id: int,
+    *,
+    outbound: bool,
+) -> NewEmail:
+    own = await _own_addresses(conn, inbox.team_id)
+    facts, parent_contacts = await _parent(conn, parent_id)
+    sender = parsed.sender or Address("", "")
+    participants = [p for p in (sender, *parsed.to, *parsed.cc) if p.email]
+    recipients = frozenset(p.email.lower() for p in (*parsed.to, *parsed.cc))
+    decision = decide_thread(
+        facts,
+        recipients if outbound else frozenset(p.email.lower() for p in participants),
+        "outbound" if outbound else "inbound",
+        sender=sender.email or None,
+    )
+    files = list(parsed.attachments)
+    if parsed.problems:
+        # Keep what could not be decoded visible: the original bytes ride along as an attachment.
+        files.append(Attachment("original-message.eml", "message/rfc822", raw))
+    people = [p for p in participants if p.email.lower() not in own]
+    new = NewEmail(
+        team_id=inbox.team_id,
+        direction="outbound" if outbound else "inbound",
+        status="logged",
+        source="sent_folder" if outbound else "imap",
+        message_id=parsed.message_id,
+        dedupe_key=key,
+        sender=sender,
+        to=parsed.to,
+        cc=parsed.cc,
+        subject=parsed.subject,
+        text=parsed.text,
+        html=parsed.html,
+        sent_at=parsed.date or now(),
+        attachments=files,
+        inbox_id=inbox.id,
+        user_id=inbox.user_id,
+        thread_id=int(decision.thread_id) if decision.join and decision.thread_id else None,
+        in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else None,
+        references=parsed.references,
+        problems=parsed.problems,
+        contact_addresses=people,
+    )
+    if decision.join:
+        new.extra_contact_ids = parent_contacts
+    return new

@@ -1,0 +1,77 @@
+"""What every use case needs: settings, the database engine, the secret box, the blob store, and the
+in-process wake-ups between the API and the workers."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inboxlink.config import Settings
+from inboxlink.storage.blobs import BlobStore
+from inboxlink.storage.db import create_engine
+from inboxlink.storage.secretbox import SecretBox
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class TimelineEvents:
+    """Fan-out of "something was logged for team T" to live listeners (SSE). In-process only: with
+    several workers on PostgreSQL a page still refreshes on its own poll."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[int, set[asyncio.Queue[dict[str, object]]]] = defaultdict(set)
+
+    def subscribe(self, team_id: int) -> asyncio.Queue[dict[str, object]]:
+        queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=100)
+        self._listeners[team_id].add(queue)
+        return queue
+
+    def unsubscribe(self, team_id: int, queue: asyncio.Queue[dict[str, object]]) -> None:
+        self._listeners[team_id].discard(queue)
+
+    def publish(self, team_id: int, event: dict[str, object]) -> None:
+        for queue in list(self._listeners.get(team_id, ())):
+            if not queue.full():
+                queue.put_nowait(event)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    box: SecretBox
+    blobs: BlobStore
+    outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    inboxes_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    timeline: TimelineEvents = field(default_factory=TimelineEvents)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        box = SecretBox.load(settings.secret_key, settings.data_dir)
+        return cls(
+            settings=settings,
+            engine=create_engine(settings.database_url),
+            box=box,
+            blobs=BlobStore(settings.attachments_dir, box),
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        # Built per connection so a changed SSL_CERT_FILE (e.g. a renewed CA bundle) is honoured.
+        return ssl.create_default_context()
+
+    async def close(self) -> None:
+        await self.engine.dispose()

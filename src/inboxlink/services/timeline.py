@@ -1,0 +1,200 @@
+"""Writing an email onto the timeline (thread, contacts, tracked ids, attachments) and reading emails
+back as the API's email objects. Used by sending, reply logging and BCC logging alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inboxlink.domain.models import Address, Attachment
+from inboxlink.services.contacts import ensure_contacts
+from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.storage.db import new_id
+from inboxlink.storage.tables import attachments, email_contacts, emails, threads, tracked_ids
+
+
+@dataclass
+class NewEmail:
+    team_id: int
+    direction: str  # "outbound" | "inbound"
+    status: str  # "queued" | "sent" | "failed" | "logged"
+    source: str  # "crm" | "imap" | "sent_folder" | "bcc"
+    message_id: str | None
+    dedupe_key: str
+    sender: Address
+    to: Sequence[Address]
+    cc: Sequence[Address]
+    subject: str
+    text: str
+    html: str | None
+    sent_at: datetime | None
+    bcc: Sequence[Address] = ()
+    attachments: Sequence[Attachment] = ()
+    inbox_id: int | None = None
+    user_id: int | None = None
+    thread_id: int | None = None
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    problems: Sequence[str] = ()
+    # Addresses whose contacts get the email; None → every participant except `exclude_from_contacts`.
+    contact_addresses: Sequence[Address] | None = None
+    extra_tracked_ids: Sequence[str] = field(default=())
+    # Contacts that get the email whatever its addresses say (e.g. the contacts of the parent email).
+    extra_contact_ids: Sequence[int] = field(default=())
+
+
+def _addr_json(people: Sequence[Address]) -> list[dict[str, str]]:
+    return [{"email": p.email, "name": p.name} for p in people]
+
+
+async def track_ids(conn: AsyncConnection, team_id: int, email_id: int, ids: Sequence[str]) -> None:
+    ids = [i for i in dict.fromkeys(ids) if i]
+    if not ids:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    await conn.execute(
+        insert(tracked_ids)
+        .values([{"team_id": team_id, "message_id": i, "email_id": email_id} for i in ids])
+        .on_conflict_do_nothing(index_elements=["team_id", "message_id"])
+    )
+
+
+async def existing_email_id(conn: AsyncConnection, team_id: int, dedupe_key: str) -> int | None:
+    found = await conn.scalar(
+        select(emails.c.id).where(emails.c.team_id == team_id, emails.c.dedupe_key == dedupe_key)
+    )
+    return None if found is None else int(found)
+
+
+async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
+    """Insert the email with everything hanging off it, inside the caller's transaction. Blobs are
+    written first; a rolled-back transaction leaves unreferenced blobs, never a row without bytes."""
+    stamp = now()
+    thread_id = new.thread_id
+    if thread_id is None:
+        result = await conn.execute(
+            threads.insert().values(team_id=new.team_id, subject=new.subject[:2000], created_at=stamp)
+        )
+        thread_id = new_id(result)
+    result = await conn.execute(
+        emails.insert().values(
+            team_id=new.team_id,
+            inbox_id=new.inbox_id,
+            user_id=new.user_id,
+            thread_id=thread_id,
+            message_id=new.message_id,
+            dedupe_key=new.dedupe_key,
+            direction=new.direction,
+            status=new.status,
+            from_email=new.sender.email,
+            from_name=new.sender.name,
+            to_addrs=_addr_json(new.to),
+            cc_addrs=_addr_json(new.cc),
+            bcc_addrs=_addr_json(new.bcc),
+            subject=new.subject,
+            text=new.text,
+            html=new.html,
+            in_reply_to=new.in_reply_to,
+            references=list(new.references),
+            problems=list(new.problems),
+            sent_at=new.sent_at,
+            source=new.source,
+            created_at=stamp,
+        )
+    )
+    email_id = new_id(result)
+    people = new.contact_addresses
+    if people is None:
+        people = [new.sender, *new.to, *new.cc, *new.bcc]
+    linked = set((await ensure_contacts(conn, new.team_id, people)).values()) | set(new.extra_contact_ids)
+    if linked:
+        await conn.execute(
+            email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
+        )
+    await track_ids(
+        conn, new.team_id, email_id, [*([new.message_id] if new.message_id else []), *new.extra_tracked_ids]
+    )
+    for item in new.attachments:
+        blob = rt.blobs.put(item.data) if item.data else None
+        await conn.execute(
+            attachments.insert().values(
+                team_id=new.team_id,
+                email_id=email_id,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                blob=blob,
+                created_at=stamp,
+            )
+        )
+    return email_id
+
+
+def _iso(value: Any) -> str | None:
+    stamp = as_utc(value)
+    return stamp.isoformat() if stamp else None
+
+
+async def email_views(
+    conn: AsyncConnection, team_id: int, email_ids: Sequence[int]
+) -> list[dict[str, object]]:
+    """Email objects in the order of `email_ids`, loaded with three queries whatever their number."""
+    if not email_ids:
+        return []
+    rows = (
+        await conn.execute(select(emails).where(emails.c.team_id == team_id, emails.c.id.in_(email_ids)))
+    ).all()
+    links = (await conn.execute(select(email_contacts).where(email_contacts.c.email_id.in_(email_ids)))).all()
+    files = (
+        await conn.execute(
+            select(attachments).where(attachments.c.email_id.in_(email_ids)).order_by(attachments.c.id)
+        )
+    ).all()
+    contacts_of: dict[int, list[int]] = {}
+    for link in links:
+        contacts_of.setdefault(link.email_id, []).append(link.contact_id)
+    files_of: dict[int, list[dict[str, object]]] = {}
+    for f in files:
+        files_of.setdefault(f.email_id, []).append(
+            {
+                "id": f.id,
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "size": f.size,
+                "available": f.blob is not None,
+            }
+        )
+    by_id = {
+        r.id: {
+            "id": r.id,
+            "message_id": r.message_id,
+            "thread_id": r.thread_id,
+            "inbox_id": r.inbox_id,
+            "direction": r.direction,
+            "status": r.status,
+            "error": r.error,
+            "from": {"email": r.from_email, "name": r.from_name},
+            "to": r.to_addrs,
+            "cc": r.cc_addrs,
+            "bcc": r.bcc_addrs,
+            "subject": r.subject,
+            "text": r.text,
+            "html": r.html,
+            "sent_at": _iso(r.sent_at),
+            "created_at": _iso(r.created_at),
+            "attachments": files_of.get(r.id, []),
+            "contact_ids": sorted(contacts_of.get(r.id, [])),
+            "sent_folder_copy": r.sent_folder_copy,
+            "source": r.source,
+            "problems": r.problems,
+        }
+        for r in rows
+    }
+    return [by_id[i] for i in email_ids if i in by_id]

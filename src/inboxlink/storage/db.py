@@ -1,0 +1,82 @@
+"""Engines and schema migration. The app runs on async drivers (aiosqlite, psycopg 3); Alembic runs
+on the matching sync drivers so `inboxlink migrate` needs no event loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import URL, CursorResult, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _url(raw: str, *, use_async: bool) -> URL:
+    url = make_url(raw)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite" if use_async else "sqlite")
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def sync_url(raw: str) -> URL:
+    return _url(raw, use_async=False)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # WAL: readers (API) never block the writer (sync worker); busy_timeout absorbs short contention.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(raw: str) -> AsyncEngine:
+    url = _url(raw, use_async=True)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def alembic_config(raw: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    # Alembic's ini interpolation treats % specially; URLs with escaped passwords need doubling.
+    cfg.set_main_option(
+        "sqlalchemy.url", sync_url(raw).render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return cfg
+
+
+def migrate(raw: str) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    url = sync_url(raw)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(raw), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("INSERT returned no primary key")
+    return int(key[0])

@@ -1,0 +1,214 @@
+"""The schema, as SQLAlchemy Core tables. Every change here comes with an Alembic migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Stamp = DateTime(timezone=True)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False, index=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("password_hash", String(200), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    # Local part of the user's BCC logging address; unguessable, rotatable.
+    Column("bcc_token", String(64), nullable=False, unique=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    # sha256 of the token: tokens are 256-bit random, so a fast hash is enough and lookups stay indexed.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+inboxes = Table(
+    "inboxes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("email", String(320), nullable=False),
+    Column("username", String(320), nullable=False),
+    # Fernet token of {"password": ...}; never returned, never logged.
+    Column("secret", LargeBinary, nullable=False),
+    Column("imap_host", String(255), nullable=False),
+    Column("imap_port", Integer, nullable=False),
+    Column("imap_security", String(16), nullable=False),
+    Column("smtp_host", String(255), nullable=False),
+    Column("smtp_port", Integer, nullable=False),
+    Column("smtp_security", String(16), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("disconnect_reason", String(64)),
+    Column("disconnected_at", Stamp),
+    Column("last_error", Text),
+    Column("last_error_at", Stamp),
+    Column("next_retry_at", Stamp),
+    Column("last_sync_at", Stamp),
+    Column("sent_folder", String(500)),
+    Column("created_at", Stamp, nullable=False),
+    Column("deleted_at", Stamp),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("company", String(200), nullable=False, default=""),
+    Column("created_at", Stamp, nullable=False),
+    UniqueConstraint("team_id", "email", name="uq_contacts_team_email"),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False, index=True),
+    Column("subject", Text, nullable=False, default=""),
+    Column("created_at", Stamp, nullable=False),
+)
+
+emails = Table(
+    "emails",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False),
+    Column("inbox_id", ForeignKey("inboxes.id")),
+    Column("user_id", ForeignKey("users.id")),
+    Column("thread_id", ForeignKey("threads.id"), nullable=False, index=True),
+    Column("message_id", String(998)),
+    # Exactly-once key: the Message-ID, or "uid:<inbox>:<uidvalidity>:<uid>" when a message has none.
+    Column("dedupe_key", String(998), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", JSON),
+    Column("from_email", String(320), nullable=False, default=""),
+    Column("from_name", String(200), nullable=False, default=""),
+    Column("to_addrs", JSON, nullable=False),
+    Column("cc_addrs", JSON, nullable=False),
+    Column("bcc_addrs", JSON, nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("html", Text),
+    Column("in_reply_to", String(998)),
+    Column("references", JSON, nullable=False),
+    Column("problems", JSON, nullable=False),
+    Column("sent_at", Stamp),
+    Column("sent_folder_copy", String(500)),
+    Column("source", String(16), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    UniqueConstraint("team_id", "dedupe_key", name="uq_emails_team_dedupe"),
+)
+
+email_contacts = Table(
+    "email_contacts",
+    metadata,
+    Column("email_id", ForeignKey("emails.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_email_contacts_contact", "contact_id"),
+)
+
+# Every Message-ID that makes an incoming message a reply we log: our own ids, the ids of logged
+# replies, and ids a relay gave our mail instead. Unique per team, so a lookup is one index probe.
+tracked_ids = Table(
+    "tracked_ids",
+    metadata,
+    Column("team_id", ForeignKey("teams.id"), primary_key=True),
+    Column("message_id", String(998), primary_key=True),
+    Column("email_id", ForeignKey("emails.id", ondelete="CASCADE"), nullable=False),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False),
+    Column("email_id", ForeignKey("emails.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    # Blob file name under $DATA_DIR/attachments (a random name we chose, never the mail's filename).
+    Column("blob", String(100)),
+    Column("created_at", Stamp, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email_id", ForeignKey("emails.id", ondelete="CASCADE"), nullable=False, unique=True),
+    # pending → sending → done | failed. A job found in "sending" after a crash is never re-sent blindly.
+    Column("state", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Stamp, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+folder_cursors = Table(
+    "folder_cursors",
+    metadata,
+    Column("inbox_id", ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("folder", String(500), primary_key=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("last_uid", BigInteger, nullable=False),
+    Column("highestmodseq", BigInteger),
+    Column("uidvalidity_changes", Integer, nullable=False, default=0),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("inbox_id", ForeignKey("inboxes.id", ondelete="CASCADE")),
+    Column("kind", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("resolved_at", Stamp),
+)

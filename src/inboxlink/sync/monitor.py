@@ -1,0 +1,258 @@
+"""One inbox's monitor: connect, follow INBOX (and the Sent folder) from the stored cursors, log the
+replies, then wait in IDLE (or poll where the server has no IDLE).
+
+Per wake-up, for each folder: SELECT (read-only, CONDSTORE when offered) → compare with the cursor
+(UIDVALIDITY, last UID) → UID FETCH the new messages' match headers only → look the candidate ids up
+in one indexed query → for a match only, fetch BODY.PEEK[] and log it with the cursor advance in the
+same transaction (services.replies). A message that matches nothing is never fetched in full and
+leaves no trace but the cursor. PEEK everywhere: the user's \\Seen flags are never touched.
+
+Faults: authentication refused → the inbox is marked disconnected (auth_failed) and this monitor
+ends until new credentials arrive. Anything else is transient: retry with capped exponential backoff
+and jitter (1 s → 5 min); a fault that lasts longer than `disconnect_after` marks the inbox
+disconnected (connection_failed) while the retries go on, slowly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from inboxlink import imap
+from inboxlink.domain.matching import find_match
+from inboxlink.mime.headers import scan_headers
+from inboxlink.services import health, replies
+from inboxlink.services.inboxes import inbox_password
+from inboxlink.services.runtime import Runtime, now
+from inboxlink.storage.tables import inboxes
+
+log = logging.getLogger(__name__)
+
+MATCH_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "SUBJECT", "DATE")
+CHUNK = 500  # UIDs per FETCH: keeps each command far below Dovecot's 64 KB line limit
+MAX_UIDVALIDITY_CHANGES = 5  # within one process lifetime of a folder: more means a broken server
+BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
+
+
+class AuthRefused(Exception):
+    pass
+
+
+class FolderUnstable(Exception):
+    pass
+
+
+class InboxMonitor:
+    def __init__(self, rt: Runtime, inbox_id: int) -> None:
+        self.rt = rt
+        self.inbox_id = inbox_id
+        self.stopping = asyncio.Event()
+        self.connected = asyncio.Event()  # set while a session is up (tests and status use it)
+        self._failing_since: float | None = None
+        self._uidvalidity_changes: dict[str, int] = {}
+
+    async def run(self) -> None:
+        delay = BACKOFF_START
+        while not self.stopping.is_set():
+            inbox = await self._load()
+            if (
+                inbox is None
+                or inbox.status == "deleted"
+                or (
+                    inbox.status == "disconnected"
+                    and inbox.disconnect_reason in {"auth_failed", "uidvalidity_unstable"}
+                )
+            ):
+                return
+            try:
+                await self._session(inbox)
+                return  # stopped on request
+            except (imap.AuthFailed, AuthRefused) as exc:
+                await health.mark_disconnected(
+                    self.rt,
+                    inbox.id,
+                    "auth_failed",
+                    f"IMAP: {exc.server_text or exc}" if isinstance(exc, imap.ImapError) else str(exc),
+                )
+                return
+            except FolderUnstable as exc:
+                await health.mark_disconnected(self.rt, inbox.id, "uidvalidity_unstable", str(exc))
+                return
+            except (imap.ImapError, OSError, TimeoutError) as exc:
+                delay = await self._fault(inbox, exc, delay)
+            except Exception as exc:  # a bug must not kill monitoring for good: log it loudly, retry
+                log.exception("inbox %s: unexpected error in monitor", self.inbox_id)
+                delay = await self._fault(inbox, exc, delay)
+            finally:
+                self.connected.clear()
+
+    async def _fault(self, inbox: Any, exc: BaseException, delay: float) -> float:
+        text = str(exc) or type(exc).__name__
+        started = self._failing_since = self._failing_since or time.monotonic()
+        wait = min(delay, BACKOFF_CAP) * random.uniform(0.8, 1.2)
+        log.warning("inbox %s: %s; retrying in %.1fs", inbox.id, text, wait)
+        await health.record_error(self.rt, inbox.id, text, now() + timedelta(seconds=wait))
+        if time.monotonic() - started > self.rt.settings.disconnect_after and inbox.status == "connected":
+            await health.mark_disconnected(self.rt, inbox.id, "connection_failed", text)
+        await self._sleep(wait)
+        return min(delay * 2, BACKOFF_CAP)
+
+    async def _load(self) -> Any:
+        async with self.rt.engine.connect() as conn:
+            return (await conn.execute(select(inboxes).where(inboxes.c.id == self.inbox_id))).first()
+
+    async def _session(self, inbox: Any) -> None:
+        client = await imap.ImapClient.connect(
+            inbox.imap_host,
+            inbox.imap_port,
+            inbox.imap_security,
+            ssl_context=self.rt.ssl_context(),
+            timeout=60,
+        )
+        try:
+            await client.login(inbox.username, inbox_password(self.rt, inbox))
+            condstore = "CONDSTORE" in client.capabilities
+            if condstore:
+                await client.enable("CONDSTORE")
+            await self._recovered(inbox)
+            self.connected.set()
+            folders = ["INBOX"] + ([inbox.sent_folder] if inbox.sent_folder else [])
+            last_full_pass = 0.0
+            while not self.stopping.is_set():
+                # Sent is rechecked every poll interval; INBOX after every push.
+                check_sent = time.monotonic() - last_full_pass >= self.rt.settings.poll_interval
+                for folder in folders if check_sent else folders[:1]:
+                    await self.sync_folder(client, inbox, folder, condstore)
+                if check_sent:
+                    last_full_pass = time.monotonic()
+                if len(folders) > 1 and check_sent:
+                    await client.select("INBOX", readonly=True, condstore=condstore)
+                client.pending_exists = False
+                await self._wait_for_news(client)
+        finally:
+            await client.logout()
+            await client.close()
+
+    async def _recovered(self, inbox: Any) -> None:
+        if self._failing_since is not None or inbox.next_retry_at is not None:
+            self._failing_since = None
+            await health.record_sync(self.rt, inbox.id)
+        if inbox.status == "disconnected" and inbox.disconnect_reason == "connection_failed":
+            await health.mark_reconnected(self.rt, inbox.id)
+
+    async def _wait_for_news(self, client: imap.ImapClient) -> None:
+        timeout = min(self.rt.settings.idle_restart, self.rt.settings.poll_interval)
+        if "IDLE" in client.capabilities:
+            idle = asyncio.create_task(client.idle(timeout))
+            stop = asyncio.create_task(self.stopping.wait())
+            done, _ = await asyncio.wait({idle, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if idle not in done:
+                # Stopping: abandon the IDLE; the session is closed right after, so no DONE is owed.
+                idle.cancel()
+                await asyncio.gather(idle, return_exceptions=True)
+                return
+            stop.cancel()
+            idle.result()
+        else:
+            await self._sleep(self.rt.settings.poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def sync_folder(self, client: imap.ImapClient, inbox: Any, folder: str, condstore: bool) -> None:
+        info = await client.select(folder, readonly=True, condstore=condstore)
+        cursor = await replies.load_cursor(self.rt, inbox.id, folder)
+        if cursor is None:
+            # Monitoring starts at connection time: what was already there is not ours to read.
+            start = (info.uidnext - 1) if info.uidnext else 0
+            await replies.save_cursor(
+                self.rt, inbox.id, folder, replies.Cursor(info.uidvalidity, start, info.highestmodseq, 0)
+            )
+            return
+        if cursor.uidvalidity != info.uidvalidity:
+            changes = cursor.uidvalidity_changes + 1
+            self._uidvalidity_changes[folder] = self._uidvalidity_changes.get(folder, 0) + 1
+            if self._uidvalidity_changes[folder] > MAX_UIDVALIDITY_CHANGES:
+                raise FolderUnstable(
+                    f"{folder}: UIDVALIDITY changed {changes} times; the server keeps renumbering it"
+                )
+            log.info(
+                "inbox %s %s: UIDVALIDITY %s → %s, rescanning",
+                inbox.id,
+                folder,
+                cursor.uidvalidity,
+                info.uidvalidity,
+            )
+            # Rescan from the start; the dedupe key keeps what was logged before from doubling.
+            cursor = replies.Cursor(info.uidvalidity, 0, None, changes)
+            await replies.save_cursor(self.rt, inbox.id, folder, cursor)
+        if info.uidnext is not None and info.uidnext - 1 <= cursor.last_uid:
+            if info.highestmodseq != cursor.highestmodseq:
+                cursor = replies.Cursor(
+                    cursor.uidvalidity, cursor.last_uid, info.highestmodseq, cursor.uidvalidity_changes
+                )
+                await replies.save_cursor(self.rt, inbox.id, folder, cursor)
+            return
+        await self._scan_new(client, inbox, folder, cursor, info.highestmodseq)
+
+    async def _scan_new(
+        self, client: imap.ImapClient, inbox: Any, folder: str, cursor: replies.Cursor, modseq: int | None
+    ) -> None:
+        outbound = folder != "INBOX"
+        low = cursor.last_uid + 1
+        while True:
+            # "low:*" also returns the highest message when it is below `low`: filter on uid.
+            fetched = [
+                m
+                for m in await client.fetch_headers(f"{low}:{low + CHUNK - 1}", MATCH_FIELDS)
+                if m.uid >= low
+            ]
+            if not fetched:
+                fetched = [m for m in await client.fetch_headers(f"{low}:*", MATCH_FIELDS) if m.uid >= low]
+                if not fetched:
+                    break
+            fetched.sort(key=lambda m: m.uid)
+            summaries = {m.uid: scan_headers(m.header or b"") for m in fetched}
+            wanted = [i for s in summaries.values() for i in (*s.in_reply_to, *s.references)]
+            known = await replies.tracked_lookup(self.rt, inbox.team_id, wanted)
+
+            def lookup(ids: Sequence[str], known: dict[str, int] = known) -> dict[str, int]:
+                return {i: known[i] for i in ids if i in known}
+
+            for message in fetched:
+                match = find_match(summaries[message.uid], lookup)
+                if match is None:
+                    continue
+                full = await client.fetch_full(message.uid)
+                if full is None or full.body is None:
+                    continue  # expunged between the two fetches: nothing to log
+                logged = await replies.log_matched_message(
+                    self.rt, inbox, folder, cursor, message.uid, full.body, match, outbound=outbound
+                )
+                own_id = summaries[message.uid].message_id
+                if logged is not None and own_id:
+                    # A reply to this reply may sit later in the same chunk: it is tracked from now on.
+                    known[own_id] = logged
+                cursor = replies.Cursor(
+                    cursor.uidvalidity, message.uid, cursor.highestmodseq, cursor.uidvalidity_changes
+                )
+            top = fetched[-1].uid
+            cursor = replies.Cursor(cursor.uidvalidity, top, cursor.highestmodseq, cursor.uidvalidity_changes)
+            await replies.save_cursor(self.rt, inbox.id, folder, cursor)
+            low = top + 1
+        if modseq is not None and modseq != cursor.highestmodseq:
+            await replies.save_cursor(
+                self.rt,
+                inbox.id,
+                folder,
+                replies.Cursor(cursor.uidvalidity, cursor.last_uid, modseq, cursor.uidvalidity_changes),
+            )

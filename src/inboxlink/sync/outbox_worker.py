@@ -1,0 +1,55 @@
+"""The send worker: takes due outbox jobs one at a time and hands them to `services.sending`.
+
+Woken at once by the API (same process) and otherwise polls, so a job queued by another process on
+PostgreSQL is still picked up within `poll` seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from inboxlink.services import sending
+from inboxlink.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class OutboxWorker:
+    def __init__(self, rt: Runtime, *, poll: float = 2.0, orphan_after: float = 180.0) -> None:
+        self.rt = rt
+        self.poll = poll
+        # On SQLite only this process sends, so any job left in `sending` at start is an orphan.
+        self.orphan_after = 0.0 if rt.engine.dialect.name == "sqlite" else orphan_after
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        try:
+            found = await sending.recover_interrupted(self.rt, self.orphan_after)
+            if found:
+                log.info("resolved %d sends interrupted by a previous stop", found)
+        except Exception:
+            log.exception("could not resolve interrupted sends; will retry at the next start")
+        while not self._stopping.is_set():
+            try:
+                job = await sending.claim_next_job(self.rt)
+                if job is not None:
+                    await sending.process_job(self.rt, job)
+                    continue
+                wait = await sending.next_due_in(self.rt)
+            except Exception:
+                log.exception("send worker iteration failed; retrying shortly")
+                wait = self.poll
+            await self._sleep(self.poll if wait is None else min(wait, self.poll))
+
+    async def _sleep(self, seconds: float) -> None:
+        self.rt.outbox_wakeup.clear()
+        stop = asyncio.ensure_future(self._stopping.wait())
+        wake = asyncio.ensure_future(self.rt.outbox_wakeup.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
+
+    def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,363 @@
+"""`ImapClient`: the IMAP operations inboxlink needs, over `transport.Connection`.
+
+Only what the product uses (greeting, CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE XOAUTH2, ENABLE,
+LIST, SELECT/EXAMINE with CONDSTORE, UID SEARCH, UID FETCH, APPEND, IDLE, NOOP, LOGOUT). Parsing is
+in `protocol`, encoding in `commands`, the byte stream in `transport`; this module decides what a
+response means (which error, which typed result).
+
+Exceptions, all from `inboxlink.imap.errors`; each carries `server_text` and `code` when known::
+
+    ImapError
+     ├── ConnectionFailed      refused, reset, DNS, timeout, EOF  (transient: retry with backoff)
+     │    └── ServerBye        "* BYE" outside LOGOUT (shutdown, session kicked)
+     ├── TlsFailed             untrusted certificate, handshake failure, STARTTLS not offered
+     ├── AuthFailed            LOGIN/AUTHENTICATE answered NO (wrong password, revoked token)
+     ├── Pop3Greeting          the server greeted "+OK": a POP3 server
+     ├── CapabilityMissing     the server lacks what the call needs (ENABLE, IDLE, AUTH=XOAUTH2, ...)
+     ├── CommandFailed         tagged NO/BAD; `.code` e.g. "UNAVAILABLE", "TRYCREATE", "NONEXISTENT"
+     └── ProtocolError         the peer does not speak IMAP we understand
+
+Passwords and tokens are never logged: the debug log names commands, never their arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import ssl
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from .commands import (
+    Arg,
+    Literal,
+    String,
+    format_internal_date,
+    validate_fetch_fields,
+    validate_sequence_set,
+    xoauth2_response,
+)
+from .errors import (
+    AuthFailed,
+    CapabilityMissing,
+    CommandFailed,
+    ConnectionFailed,
+    Pop3Greeting,
+    ProtocolError,
+    ServerBye,
+    TlsFailed,
+)
+from .models import FetchedMessage, MailboxInfo, Security, SelectInfo
+from .protocol import (
+    Capability,
+    Continuation,
+    Enabled,
+    Exists,
+    Fetch,
+    ListEntry,
+    Response,
+    Search,
+    StatusResponse,
+)
+from .transport import STREAM_LIMIT, Connection, log, untagged_text
+from .utf7 import encode_mailbox
+
+__all__ = ["ImapClient"]
+
+# NO with these codes is the server's trouble, not wrong credentials: retry later, keep the inbox
+_TRANSIENT_CODES = frozenset({"UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT"})
+_FLAG_RE = re.compile(r"\\?[^\s()\[\]{}\"\\%*]+")
+
+
+class ImapClient:
+    """One IMAP connection. Create with `await ImapClient.connect(...)`; one command at a time."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self._condstore = False  # ask for MODSEQ in FETCH once CONDSTORE is on
+        self.capabilities: frozenset[str] = frozenset()
+
+    @property
+    def pending_exists(self) -> bool:
+        """An untagged EXISTS arrived since the caller last reset this: during any command but
+        SELECT/EXAMINE (whose EXISTS is the answer), idle() and noop() included. A monitor resets it
+        before fetching and checks it before going back to IDLE, so mail that lands mid-fetch is
+        not left waiting for the next push."""
+        return self._conn.pending_exists
+
+    @pending_exists.setter
+    def pending_exists(self, value: bool) -> None:
+        self._conn.pending_exists = value
+
+    # ---- connection setup -------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        security: Security,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 30.0,
+    ) -> ImapClient:
+        if security not in ("tls", "starttls", "none"):
+            raise ValueError(f"unknown security {security!r}")
+        # created per call, not at import, so an SSL_CERT_FILE set later is honoured
+        context = ssl_context or (ssl.create_default_context() if security != "none" else None)
+        client: ImapClient | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host,
+                    port,
+                    ssl=context if security == "tls" else None,
+                    server_hostname=host if security == "tls" else None,
+                    limit=STREAM_LIMIT,
+                )
+                client = cls(Connection(reader, writer, timeout))
+                await client._greet()
+                if security == "starttls":
+                    await client._starttls(context or ssl.create_default_context(), host)
+        except BaseException as exc:
+            if client is not None:
+                await client.close()
+            translated = _translate_connect_error(exc, host, port)
+            if translated is exc:
+                raise
+            raise translated from exc
+        return client
+
+    async def _greet(self) -> None:
+        greeting = await self._conn.next_response()
+        if isinstance(greeting, Continuation) and greeting.raw[:3].upper() == b"+OK":
+            raise Pop3Greeting("the server greeted like POP3, not IMAP", server_text=greeting.text)
+        if not isinstance(greeting, StatusResponse) or greeting.tag is not None:
+            raise ProtocolError("no IMAP greeting", server_text=untagged_text(greeting))
+        if greeting.status == "BYE":
+            raise ServerBye("the server refused the connection", server_text=greeting.text)
+        if greeting.status not in ("OK", "PREAUTH"):
+            raise ProtocolError("no IMAP greeting", server_text=greeting.text)
+        await self._refresh_capabilities(greeting)
+
+    async def _starttls(self, context: ssl.SSLContext, host: str) -> None:
+        if "STARTTLS" not in self.capabilities:
+            raise TlsFailed("the server does not offer STARTTLS; refusing to continue in plaintext")
+        _, tagged = await self._conn.command(["STARTTLS"])
+        if tagged.status != "OK":
+            raise TlsFailed("STARTTLS refused", server_text=tagged.text, code=tagged.code)
+        await self._conn.start_tls(context, host)
+        self.capabilities = frozenset()  # what was said in plaintext is not to be trusted
+        await self._refresh_capabilities(None)
+
+    async def _refresh_capabilities(self, resp: StatusResponse | None) -> None:
+        """Take `[CAPABILITY ...]` from `resp` if it has one, else ask with CAPABILITY."""
+        if resp is not None and resp.code == "CAPABILITY" and resp.code_data:
+            caps = frozenset(resp.code_data.upper().split())
+        else:
+            untagged, _ = await self._checked(["CAPABILITY"])
+            found = [r.capabilities for r in untagged if isinstance(r, Capability)]
+            if not found:
+                raise ProtocolError("CAPABILITY answered without capabilities")
+            caps = frozenset().union(*found)
+        self.capabilities = caps
+        self._conn.nonsync_limit = 1 << 62 if "LITERAL+" in caps else 4096 if "LITERAL-" in caps else 0
+
+    # ---- authentication ---------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> None:
+        if "LOGINDISABLED" in self.capabilities:
+            raise CapabilityMissing("the server refuses LOGIN on this connection (LOGINDISABLED)")
+        # String: quoted when printable ASCII (escaping " and \), a UTF-8 literal otherwise
+        _, tagged = await self._conn.command(["LOGIN", String(username), String(password)])
+        await self._after_auth(tagged)
+
+    async def authenticate_xoauth2(self, username: str, access_token: str) -> None:
+        if "AUTH=XOAUTH2" not in self.capabilities:
+            raise CapabilityMissing("the server does not offer AUTH=XOAUTH2")
+        initial = xoauth2_response(username, access_token)
+        if "SASL-IR" in self.capabilities:
+            args: list[Arg] = ["AUTHENTICATE", "XOAUTH2", initial]
+            follow_up: list[bytes] = []
+        else:
+            args, follow_up = ["AUTHENTICATE", "XOAUTH2"], [initial.encode("ascii") + b"\r\n"]
+        challenges: list[str] = []
+
+        def answer(challenge: Continuation) -> bytes:
+            # on failure the server sends a base64 JSON error as a challenge; an empty line ends it
+            challenges.append(challenge.text)
+            return b"\r\n"
+
+        _, tagged = await self._conn.command(args, extra=follow_up, on_challenge=answer)
+        await self._after_auth(tagged, " ".join(_b64_text(c) for c in challenges))
+
+    async def _after_auth(self, tagged: StatusResponse, detail: str = "") -> None:
+        if tagged.status != "OK":
+            text, code = f"{tagged.text} {detail}".strip(), tagged.code
+            if code in _TRANSIENT_CODES:
+                raise CommandFailed("login temporarily unavailable", server_text=text, code=code)
+            if code == "PRIVACYREQUIRED":
+                raise TlsFailed("the server requires TLS before login", server_text=text, code=code)
+            raise AuthFailed("authentication failed", server_text=text, code=code)
+        await self._refresh_capabilities(tagged)  # they change after login
+
+    async def enable(self, *caps: str) -> None:
+        if "ENABLE" not in self.capabilities:
+            raise CapabilityMissing("the server does not support ENABLE")
+        untagged, _ = await self._checked(["ENABLE", *(c.upper() for c in caps)])
+        enabled = {c for r in untagged if isinstance(r, Enabled) for c in r.capabilities}
+        self._condstore = self._condstore or bool(enabled & {"CONDSTORE", "QRESYNC"})
+
+    # ---- mailboxes --------------------------------------------------------------------------
+
+    async def list_mailboxes(self) -> list[MailboxInfo]:
+        untagged, _ = await self._checked(["LIST", '""', '"*"'])
+        return [r.mailbox for r in untagged if isinstance(r, ListEntry)]
+
+    async def select(self, mailbox: str, *, readonly: bool = False, condstore: bool = False) -> SelectInfo:
+        args: list[Arg] = ["EXAMINE" if readonly else "SELECT", String(encode_mailbox(mailbox))]
+        if condstore and "CONDSTORE" in self.capabilities:
+            args.append("(CONDSTORE)")
+            self._condstore = True
+        # EXISTS here is the answer, not news: keep it out of pending_exists
+        untagged, _ = await self._checked(args, solicited_exists=True)
+        exists = None
+        codes: dict[str, int | None] = {}
+        for r in untagged:
+            if isinstance(r, Exists):
+                exists = r.count
+            elif isinstance(r, StatusResponse) and r.code:
+                codes[r.code] = r.code_int()
+        uidvalidity = codes.get("UIDVALIDITY")
+        if exists is None or uidvalidity is None:
+            raise ProtocolError(f"SELECT {mailbox!r} answered without EXISTS or UIDVALIDITY")
+        return SelectInfo(exists, uidvalidity, codes.get("UIDNEXT"), codes.get("HIGHESTMODSEQ"))
+
+    # ---- messages ---------------------------------------------------------------------------
+
+    async def uid_search(self, criteria: str) -> list[int]:
+        untagged, _ = await self._checked(["UID", "SEARCH", criteria])
+        return sorted({uid for r in untagged if isinstance(r, Search) for uid in r.ids})
+
+    async def uid_fetch(self, uid_set: str, items: str) -> list[FetchedMessage]:
+        """UID FETCH with raw `items` (e.g. "(UID FLAGS RFC822.SIZE)"); FETCH responses without a
+        UID (unsolicited flag updates) are left out."""
+        messages: list[FetchedMessage] = []
+
+        def keep(r: Fetch) -> None:  # converted on arrival: no second 100k-object list to collect
+            if r.uid is not None:
+                messages.append(FetchedMessage(r.uid, r.flags, r.modseq, r.header, r.body, r.size))
+
+        await self._checked(["UID", "FETCH", validate_sequence_set(uid_set), items], on_fetch=keep)
+        return messages
+
+    async def fetch_headers(self, uid_set: str, fields: Sequence[str]) -> list[FetchedMessage]:
+        modseq = " MODSEQ" if self._condstore else ""
+        items = f"(UID FLAGS{modseq} BODY.PEEK[HEADER.FIELDS ({validate_fetch_fields(tuple(fields))})])"
+        # a concurrent flag change may add a FETCH with UID + FLAGS only: not an answer
+        return [m for m in await self.uid_fetch(uid_set, items) if m.header is not None]
+
+    async def fetch_full(self, uid: int) -> FetchedMessage | None:
+        modseq = " MODSEQ" if self._condstore else ""
+        for msg in await self.uid_fetch(str(uid), f"(UID FLAGS{modseq} BODY.PEEK[])"):
+            if msg.uid == uid and msg.body is not None:
+                return msg
+        return None
+
+    async def append(
+        self,
+        mailbox: str,
+        message: bytes,
+        flags: Sequence[str] = ("\\Seen",),
+        date: datetime | None = None,
+    ) -> int | None:
+        """APPEND; returns the new UID when the server reports APPENDUID (RFC 4315)."""
+        for flag in flags:
+            if not _FLAG_RE.fullmatch(flag):
+                raise ValueError(f"not an IMAP flag: {flag!r}")
+        args: list[Arg] = ["APPEND", String(encode_mailbox(mailbox)), f"({' '.join(flags)})"]
+        if date is not None:
+            args.append(format_internal_date(date))
+        _, tagged = await self._checked([*args, Literal(message)])
+        return tagged.code_int(1) if tagged.code == "APPENDUID" else None
+
+    # ---- waiting for news -------------------------------------------------------------------
+
+    async def idle(self, timeout: float) -> list[str]:
+        """Wait in IDLE until the server pushes something or `timeout` seconds pass; returns the
+        untagged lines seen (e.g. ["5 EXISTS", "1 RECENT"]), [] on timeout. BYE → ServerBye.
+        Cancelling the caller mid-IDLE leaves the connection unusable: close it and reconnect.
+        Servers may drop an IDLE after 30 minutes (RFC 2177): keep `timeout` well below."""
+        if "IDLE" not in self.capabilities:
+            raise CapabilityMissing("the server does not support IDLE")
+        return await self._conn.idle(timeout)
+
+    async def noop(self) -> list[str]:
+        untagged, _ = await self._checked(["NOOP"])
+        return [untagged_text(r) for r in untagged]
+
+    # ---- teardown ---------------------------------------------------------------------------
+
+    async def logout(self) -> None:
+        """Best effort LOGOUT, then close; never raises."""
+        try:
+            if self._conn.broken is None:
+                async with asyncio.timeout(min(self._conn.timeout, 5.0)):
+                    await self._conn.command(["LOGOUT"], bye_ok=True)
+        except Exception as exc:  # the session ends either way
+            log.debug("IMAP LOGOUT failed: %r", exc)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the transport without LOGOUT; never raises."""
+        await self._conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.logout()
+
+    async def _checked(
+        self,
+        args: list[Arg],
+        *,
+        solicited_exists: bool = False,
+        on_fetch: Callable[[Fetch], None] | None = None,
+    ) -> tuple[list[Response], StatusResponse]:
+        """Run a command; a tagged NO/BAD becomes CommandFailed carrying the response code."""
+        untagged, tagged = await self._conn.command(
+            args, solicited_exists=solicited_exists, on_fetch=on_fetch
+        )
+        if tagged.status != "OK":
+            name = f"{args[0]} {args[1]}" if args[0] == "UID" else str(args[0])
+            raise CommandFailed(f"{name} failed: {tagged.text}", server_text=tagged.text, code=tagged.code)
+        return untagged, tagged
+
+
+def _b64_text(challenge: str) -> str:
+    """A SASL error challenge as readable text (Google sends base64 JSON with status and scope)."""
+    try:
+        return base64.b64decode(challenge, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return challenge
+
+
+def _translate_connect_error(exc: BaseException, host: str, port: int) -> BaseException:
+    """Map what can go wrong while connecting onto the documented tree (ImapErrors pass through)."""
+    where = f"{host}:{port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TlsFailed(f"certificate of {where} not trusted: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLError):
+        return TlsFailed(f"TLS handshake with {where} failed: {exc.reason or exc}")
+    if isinstance(exc, TimeoutError):
+        return ConnectionFailed(f"timed out connecting to {where}")
+    if isinstance(exc, OSError):
+        return ConnectionFailed(f"cannot connect to {where}: {exc.strerror or exc}")
+    return exc

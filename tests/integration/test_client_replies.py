@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_replies import conversation as conversation  # noqa: F401 - fixture
-from tests.integration.test_replies import inbound
+from tests.support.flows import inbound
 from tests.support.replies import fixture
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "replies"
@@ -25,7 +24,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-async def test_real_client_reply_is_logged(conversation, mail_server, mail_user, name):  # noqa: F811
+async def test_real_client_reply_is_logged(conversation, mail_server, mail_user, name):
     user, _inbox, sent = conversation
     address, display, _phrase, files = CASES[name]
     raw = fixture((FIXTURES / name).read_bytes(), sent["message_id"])
@@ -37,7 +36,9 @@ async def test_real_client_reply_is_logged(conversation, mail_server, mail_user,
     assert [a["filename"] for a in reply["attachments"]] == files
     # The sender has a contact of their own with the reply on it.
     contact = (await user.get("/api/v1/contacts", params={"email": address})).json()["items"][0]
-    assert reply["id"] in [e["id"] for e in (await user.get(f"/api/v1/contacts/{contact['id']}/emails")).json()["items"]]
+    assert reply["id"] in [
+        e["id"] for e in (await user.get(f"/api/v1/contacts/{contact['id']}/emails")).json()["items"]
+    ]
     if name == "apple_mail.eml":
         data = (await user.get(f"/api/v1/attachments/{reply['attachments'][0]['id']}")).content
         assert data == (FIXTURES / "apple_mail_attachment.pdf").read_bytes()

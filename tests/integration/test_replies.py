@@ -3,46 +3,9 @@ privacy (unrelated mail leaves no trace) and exactly-once."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.integration.test_send import connect, wait_sent
-from tests.support.app import wait_for
+from tests.integration.conftest import CLIENT
+from tests.support.flows import inbound
 from tests.support.replies import make_reply
-
-CLIENT = "client@prospect.test"
-
-
-@pytest.fixture
-async def conversation(app, mail_server, provider_smtp, mail_user):
-    """A connected inbox and one email sent from the CRM to CLIENT; returns (user, inbox, sent email)."""
-    user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
-    resp = await user.post(
-        "/api/v1/emails",
-        {
-            "inbox_id": inbox["id"],
-            "to": [{"email": CLIENT, "name": "Chris Client"}],
-            "subject": "Our offer",
-            "text": "Hi Chris",
-        },
-    )
-    sent = await wait_sent(user, resp.json()["id"])
-    assert sent["status"] == "sent"
-    await wait_for(lambda: _connected(app, inbox["id"]))
-    return user, inbox, sent
-
-
-async def _connected(app, inbox_id):
-    monitor = app.monitor(inbox_id)
-    return monitor is not None and monitor.connected.is_set()
-
-
-async def inbound(user, contact_id, count=1):
-    async def check():
-        items = (await user.get(f"/api/v1/contacts/{contact_id}/emails")).json()["items"]
-        found = [e for e in items if e["direction"] == "inbound"]
-        return found if len(found) >= count else None
-
-    return await wait_for(check, timeout=20)
 
 
 async def test_reply_is_logged_on_the_contact_in_the_thread(conversation, mail_server, mail_user):

@@ -10,24 +10,9 @@ from sqlalchemy import update
 
 from inboxlink.storage.tables import emails, outbox
 from tests.support.app import running_app, wait_for
-from tests.support.mail import inbox_body
+from tests.support.flows import connect, wait_sent
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
-
-
-async def connect(app, mail_server, provider_smtp, mail_user, login="seller@crm.test"):
-    user = await app.user(login)
-    resp = await user.post("/api/v1/inboxes", inbox_body(mail_server, provider_smtp, mail_user))
-    assert resp.status_code == 201, resp.text
-    return user, resp.json()
-
-
-async def wait_sent(user, email_id):
-    async def done():
-        body = (await user.get(f"/api/v1/emails/{email_id}")).json()
-        return body if body["status"] in {"sent", "failed"} else None
-
-    return await wait_for(done, timeout=30)
 
 
 def one_message(raw: bytes) -> email.message.EmailMessage:

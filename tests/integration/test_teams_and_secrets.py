@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tests.integration.test_send import connect, wait_sent
+from tests.support.flows import connect, wait_sent
 
 
 async def test_another_teams_objects_answer_404(app, mail_server, provider_smtp, mail_user):

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 
 from inboxlink.api.app import create_app
+from inboxlink.bcc import BccListener
 from inboxlink.config import Settings
 from inboxlink.services.runtime import Runtime
 from inboxlink.storage.db import migrate
@@ -80,9 +81,12 @@ async def run(settings: Settings, *, http: bool = True, bcc: bool = True) -> Non
 
 
 def _optional_parts(rt: Runtime, *, bcc: bool) -> list[tuple[Awaitable[None], Callable[[], None], str]]:
-    """Parts added by later rooms (monitor, BCC listener) register here."""
+    """The inbox monitors, and the BCC logging listener unless it is switched off."""
     supervisor = Supervisor(rt)
     parts: list[tuple[Awaitable[None], Callable[[], None], str]] = [
         (supervisor.run(), supervisor.stop, "monitors")
     ]
+    if bcc and rt.settings.bcc_smtp is not None:
+        listener = BccListener(rt)
+        parts.append((listener.run(), listener.stop, "bcc"))
     return parts

@@ -37,7 +37,7 @@ from inboxlink.mime.parse import parse_message
 
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
-from inboxlink.services.replies import _own_addresses, _parent
+from inboxlink.services.replies import own_addresses, parent_facts
 from inboxlink.services.runtime import Runtime, now
 from inboxlink.services.timeline import NewEmail, existing_email_id, store_email
 from inboxlink.storage.tables import inboxes, tracked_ids, users
@@ -128,7 +128,7 @@ async def log_bcc_message(rt: Runtime, bcc_token: str, raw: bytes, envelope_from
         )
     parsed = replace(parsed, sender=parsed.sender or Address(from_address))
     async with rt.engine.connect() as conn:
-        own = await _own_addresses(conn, user.team_id)
+        own = await own_addresses(conn, user.team_id)
     logging_domain = "@" + rt.settings.bcc_domain.lower()
     visible = {p.email.lower() for p in (*parsed.to, *parsed.cc)}
 
@@ -259,7 +259,7 @@ async def _place_in_thread(conn: AsyncConnection, item: _Item) -> None:
     parent = find_match(item.parent_ids, lambda ids: {i: known[i] for i in ids if i in known})
     if parent is None:
         return
-    facts, parent_contacts = await _parent(conn, parent)
+    facts, parent_contacts = await parent_facts(conn, parent)
     direction: Direction = "inbound" if new.direction == "inbound" else "outbound"
     decision = decide_thread(facts, item.audience, direction, sender=new.sender.email or None)
     if decision.join and decision.thread_id:

@@ -85,7 +85,7 @@ async def tracked_lookup(rt: Runtime, team_id: int, ids: Sequence[str]) -> dict[
         return {r.message_id: r.email_id for r in rows}
 
 
-async def _own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:
+async def own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:
     """Addresses of the team's users and inboxes: they are us, never contacts."""
     rows = await conn.execute(select(inboxes.c.email).where(inboxes.c.team_id == team_id))
     own = {r.email.lower() for r in rows}
@@ -93,7 +93,7 @@ async def _own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:
     return own | {r.email.lower() for r in rows}
 
 
-async def _parent(conn: AsyncConnection, email_id: int) -> tuple[ThreadFacts, list[int]]:
+async def parent_facts(conn: AsyncConnection, email_id: int) -> tuple[ThreadFacts, list[int]]:
     parent = (await conn.execute(select(emails.c.thread_id).where(emails.c.id == email_id))).one()
     rows = (
         await conn.execute(
@@ -162,8 +162,8 @@ async def _new_email(
     *,
     outbound: bool,
 ) -> NewEmail:
-    own = await _own_addresses(conn, inbox.team_id)
-    facts, parent_contacts = await _parent(conn, parent_id)
+    own = await own_addresses(conn, inbox.team_id)
+    facts, parent_contacts = await parent_facts(conn, parent_id)
     sender = parsed.sender or Address("", "")
     participants = [p for p in (sender, *parsed.to, *parsed.cc) if p.email]
     recipients = frozenset(p.email.lower() for p in (*parsed.to, *parsed.cc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -104,7 +104,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             in_reply_to=new.in_reply_to,
             references=list(new.references),
             problems=list(new.problems),
-            sent_at=new.sent_at,
+            # SQLite keeps wall-clock time and drops the offset: store every instant as UTC.
+            sent_at=new.sent_at.astimezone(UTC) if new.sent_at else None,
             source=new.source,
             created_at=stamp,
         )

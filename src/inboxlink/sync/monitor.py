@@ -54,6 +54,8 @@ class InboxMonitor:
         self.inbox_id = inbox_id
         self.stopping = asyncio.Event()
         self.connected = asyncio.Event()  # set while a session is up (tests and status use it)
+        self.sessions = 0  # sessions opened so far: a reconnect shows as a new one
+        self.folder_syncs = 0  # completed folder passes (lets tests wait for "looked again")
         self._failing_since: float | None = None
         self._uidvalidity_changes: dict[str, int] = {}
 
@@ -89,8 +91,6 @@ class InboxMonitor:
             except Exception as exc:  # a bug must not kill monitoring for good: log it loudly, retry
                 log.exception("inbox %s: unexpected error in monitor", self.inbox_id)
                 delay = await self._fault(inbox, exc, delay)
-            finally:
-                self.connected.clear()
 
     async def _fault(self, inbox: Any, exc: BaseException, delay: float) -> float:
         text = str(exc) or type(exc).__name__
@@ -121,6 +121,7 @@ class InboxMonitor:
             if condstore:
                 await client.enable("CONDSTORE")
             await self._recovered(inbox)
+            self.sessions += 1
             self.connected.set()
             folders = ["INBOX"] + ([inbox.sent_folder] if inbox.sent_folder else [])
             last_full_pass = 0.0
@@ -129,6 +130,7 @@ class InboxMonitor:
                 check_sent = time.monotonic() - last_full_pass >= self.rt.settings.poll_interval
                 for folder in folders if check_sent else folders[:1]:
                     await self.sync_folder(client, inbox, folder, condstore)
+                    self.folder_syncs += 1
                 if check_sent:
                     last_full_pass = time.monotonic()
                 if len(folders) > 1 and check_sent:
@@ -136,6 +138,7 @@ class InboxMonitor:
                 client.pending_exists = False
                 await self._wait_for_news(client)
         finally:
+            self.connected.clear()
             await client.logout()
             await client.close()
 

@@ -1,0 +1,172 @@
+"""Disconnects and recovery against the suite's Dovecot: changed passwords, kicks, a server restart,
+UIDVALIDITY changes, and the user's own follow-ups found in Sent."""
+
+from __future__ import annotations
+
+from tests.integration.conftest import CLIENT
+from tests.support.app import running_app, wait_for
+from tests.support.flows import connect, inbound, monitor_connected, wait_sent
+from tests.support.replies import make_reply
+
+
+async def _inbox(user, inbox_id):
+    return (await user.get(f"/api/v1/inboxes/{inbox_id}")).json()
+
+
+async def test_password_change_disconnects_and_reconnecting_logs_the_backlog(
+    app, conversation, mail_server, mail_user
+):
+    user, inbox, sent = conversation
+    mail_server.set_password(mail_user.email, "a-brand-new-password")
+    mail_server.kick(mail_user.email)
+
+    async def disconnected():
+        body = await _inbox(user, inbox["id"])
+        return body if body["status"] == "disconnected" else None
+
+    body = await wait_for(disconnected, timeout=60)
+    assert body["disconnect_reason"] == "auth_failed" and body["disconnected_at"]
+    assert body["last_error"]
+    notes = (await user.get("/api/v1/notifications")).json()["items"]
+    assert len(notes) == 1 and notes[0]["kind"] == "inbox_disconnected"
+    assert mail_user.email in notes[0]["message"] and "reconnect" in notes[0]["message"].lower()
+
+    # A reply arrives while the inbox is disconnected...
+    reply_id, raw = make_reply(
+        sender=CLIENT,
+        to=mail_user.email,
+        subject="Re: Our offer",
+        text="during the outage",
+        in_reply_to=sent["message_id"],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    # ...a wrong new password is refused and changes nothing...
+    wrong = await user.put(f"/api/v1/inboxes/{inbox['id']}/credentials", {"password": "still-wrong"})
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "auth_failed"
+    # ...and the right one reconnects and logs what arrived meanwhile.
+    ok = await user.put(f"/api/v1/inboxes/{inbox['id']}/credentials", {"password": "a-brand-new-password"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["status"] == "connected" and ok.json()["disconnect_reason"] is None
+    [reply] = await inbound(user, sent["contact_ids"][0])
+    assert reply["message_id"] == reply_id
+    assert (await user.get("/api/v1/notifications")).json()["items"] == []
+
+
+async def test_a_kick_alone_reconnects_by_itself(app, conversation, mail_server, mail_user):
+    user, inbox, sent = conversation
+    monitor = app.monitor(inbox["id"])
+    before = monitor.sessions
+    mail_server.kick(mail_user.email)
+    await wait_for(lambda: _reconnected(monitor, before), timeout=15)
+    _id, raw = make_reply(
+        sender=CLIENT,
+        to=mail_user.email,
+        subject="Re: Our offer",
+        text="after the kick",
+        in_reply_to=sent["message_id"],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    [reply] = await inbound(user, sent["contact_ids"][0])
+    assert "after the kick" in reply["text"]
+    assert (await _inbox(user, inbox["id"]))["status"] == "connected"
+
+
+async def _reconnected(monitor, before):
+    return monitor.sessions > before and monitor.connected.is_set()
+
+
+async def test_server_restart_is_survived(app, conversation, mail_server, mail_user):
+    user, inbox, sent = conversation
+    mail_server.stop()
+    try:
+
+        async def error_seen():
+            body = await _inbox(user, inbox["id"])
+            return body if body["last_error"] and body["next_retry_at"] else None
+
+        during = await wait_for(error_seen, timeout=20)
+        assert during["status"] == "connected"  # a short outage is not a disconnect
+    finally:
+        mail_server.start()
+    _id, raw = make_reply(
+        sender=CLIENT,
+        to=mail_user.email,
+        subject="Re: Our offer",
+        text="after the restart",
+        in_reply_to=sent["message_id"],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    [reply] = await inbound(user, sent["contact_ids"][0], timeout=40)
+    assert "after the restart" in reply["text"]
+
+    async def healthy():
+        body = await _inbox(user, inbox["id"])
+        return body if body["next_retry_at"] is None else None
+
+    await wait_for(healthy, timeout=10)
+
+
+async def test_uidvalidity_change_rescans_without_duplicates(app, conversation, mail_server, mail_user):
+    user, _inbox, sent = conversation
+    first_id, raw = make_reply(
+        sender=CLIENT,
+        to=mail_user.email,
+        subject="Re: Our offer",
+        text="first",
+        in_reply_to=sent["message_id"],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    await inbound(user, sent["contact_ids"][0])
+    mail_server.set_uidvalidity(mail_user.email, "INBOX", 4242)
+    mail_server.kick(mail_user.email)  # the folder was rebuilt: sessions start over
+    second_id, raw = make_reply(
+        sender=CLIENT,
+        to=mail_user.email,
+        subject="Re: Our offer",
+        text="second",
+        in_reply_to=sent["message_id"],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    found = await inbound(user, sent["contact_ids"][0], count=2, timeout=30)
+    assert sorted(e["message_id"] for e in found) == sorted([first_id, second_id])
+
+
+async def test_users_own_follow_up_from_sent_is_logged_once(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    async with running_app(tmp_path / "data", INBOXLINK_POLL_INTERVAL="1") as app:
+        user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+        resp = await user.post(
+            "/api/v1/emails",
+            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Proposal", "text": "v1"},
+        )
+        sent = await wait_sent(user, resp.json()["id"])
+        await wait_for(lambda: monitor_connected(app, inbox["id"]))
+        # The user answers their own thread from their usual mail client; it files the mail in Sent.
+        follow_id, raw = make_reply(
+            sender=mail_user.email,
+            to=CLIENT,
+            subject="Re: Proposal",
+            text="one more thing",
+            in_reply_to=sent["message_id"],
+            references=[sent["message_id"]],
+        )
+        mail_server.save(mail_user.email, "Sent", raw)
+
+        async def thread_of_two():
+            emails = (await user.get(f"/api/v1/threads/{sent['thread_id']}")).json()["emails"]
+            return emails if len(emails) >= 2 else None
+
+        emails = await wait_for(thread_of_two, timeout=20)
+        # Let the monitor look at Sent a few more times: our own appended copy must never be logged.
+        monitor = app.monitor(inbox["id"])
+        target = monitor.folder_syncs + 6
+        await wait_for(lambda: _synced(monitor, target), timeout=15)
+        emails = (await user.get(f"/api/v1/threads/{sent['thread_id']}")).json()["emails"]
+        assert [e["message_id"] for e in emails] == [sent["message_id"], follow_id]
+        assert emails[1]["direction"] == "outbound" and emails[1]["status"] == "logged"
+        assert len(mail_server.messages(mail_user.email, "Sent")) == 2
+
+
+async def _synced(monitor, target):
+    return monitor.folder_syncs >= target

@@ -1,0 +1,144 @@
+"""The real command line and the real `inboxlink serve` process: users/tokens/status commands, a
+kill -9 in the middle of a burst of replies, and a prompt exit on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.peers.dovecot import free_ports
+from tests.support.mail import inbox_body
+from tests.support.replies import make_reply
+
+CLIENT = "burst-client@prospect.test"
+
+
+class Serve:
+    """One `inboxlink serve` process at a time on a fixed data dir and port."""
+
+    def __init__(self, data: Path, ca_file: str) -> None:
+        http_port, bcc_port = free_ports(2)
+        self.base = f"http://127.0.0.1:{http_port}"
+        self.env = {
+            **os.environ,
+            "INBOXLINK_DATA_DIR": str(data),
+            "INBOXLINK_HTTP": f"127.0.0.1:{http_port}",
+            "INBOXLINK_BCC_SMTP": f"127.0.0.1:{bcc_port}",
+            "SSL_CERT_FILE": ca_file,
+        }
+        self.log = data.parent / "serve.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "inboxlink.cli", *args],
+            input=stdin,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "inboxlink.cli", "serve"], env=self.env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.base}/api/v1/me", timeout=1)
+                return
+            except httpx.HTTPError:
+                assert self.proc.poll() is None, self.log.read_text()
+                time.sleep(0.1)
+        raise AssertionError("serve did not start:\n" + self.log.read_text())
+
+    def kill(self, sig: int = signal.SIGKILL, within: float = 20) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=within)
+
+
+@pytest.fixture
+def serve(tmp_path: Path, mail_server) -> Iterator[Serve]:
+    server = Serve(tmp_path / "data", mail_server.ca_file)
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.proc.kill()
+        server.proc.wait()
+
+
+def _wait(predicate, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def test_commands_and_a_kill_minus_9_during_a_burst(
+    serve: Serve, mail_server, provider_smtp, mail_user
+) -> None:
+    made = serve.cli("users", "create", "ops@acme.test", "--name", "Ops", stdin="a long password\n")
+    assert made.returncode == 0, made.stderr
+    token = serve.cli("tokens", "create", "ops@acme.test")
+    assert token.returncode == 0 and len(token.stdout.splitlines()) == 1
+    bad = serve.cli("tokens", "create", "nobody@acme.test")
+    assert bad.returncode != 0 and "user" in bad.stderr.lower()
+    headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
+
+    serve.start()
+    api = httpx.Client(base_url=serve.base + "/api/v1", headers=headers, timeout=10)
+    inbox = api.post("/inboxes", json=inbox_body(mail_server, provider_smtp, mail_user)).json()
+    email = api.post(
+        "/emails", json={"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Burst", "text": "t"}
+    ).json()
+    _wait(lambda: api.get(f"/emails/{email['id']}").json()["status"] == "sent", 30)
+    contact_id = api.get("/contacts", params={"email": CLIENT}).json()["items"][0]["id"]
+
+    def inbound() -> list[dict]:
+        return [
+            e
+            for e in api.get(f"/contacts/{contact_id}/emails").json()["items"]
+            if e["direction"] == "inbound"
+        ]
+
+    ids = []
+    for i in range(20):
+        if i == 10:
+            _wait(lambda: len(inbound()) >= 3, 30)  # mid-burst, with work under way
+            assert serve.kill(signal.SIGKILL) == -signal.SIGKILL
+        mid, raw = make_reply(
+            sender=CLIENT,
+            to=mail_user.email,
+            subject=f"Re: Burst {i}",
+            text=f"reply {i}",
+            in_reply_to=email["message_id"],
+        )
+        ids.append(mid)
+        mail_server.deliver(mail_user.email, raw)
+    serve.start()
+    _wait(lambda: len(inbound()) >= 20, 60)
+    time.sleep(1)  # a moment for any duplicate to show up before counting
+    logged = inbound()
+    assert sorted(e["message_id"] for e in logged) == sorted(ids)  # all 20, each exactly once
+
+    status = serve.cli("status")
+    assert status.returncode == 0
+    assert mail_user.email in status.stdout and "connected" in status.stdout
+
+    started = time.monotonic()
+    assert serve.kill(signal.SIGTERM, within=10) == 0  # the promise: a clean exit within 10 s
+    print(f"SIGTERM → exit in {time.monotonic() - started:.2f}s")
+    assert "Traceback" not in serve.log.read_text()

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 
 from inboxlink.api.deps import BodyDep, CallerDep, RuntimeDep
-from inboxlink.services import contacts, emails, health, inboxes, users
+from inboxlink.services import contacts, emails, health, inboxes, relink, users
 
 router = APIRouter(prefix="/api/v1")
 
@@ -106,6 +106,17 @@ async def send_email(rt: RuntimeDep, caller: CallerDep, body: BodyDep) -> dict[s
 @router.get("/emails/{email_id}")
 async def get_email(rt: RuntimeDep, caller: CallerDep, email_id: int) -> dict[str, object]:
     return await emails.get_email(rt, caller, email_id)
+
+
+@router.post("/emails/{email_id}/relink")
+async def relink_email(rt: RuntimeDep, caller: CallerDep, email_id: int, body: BodyDep) -> dict[str, object]:
+    return await relink.relink_email(rt, caller, email_id, body)
+
+
+@router.get("/emails/{email_id}/moves")
+async def email_moves(rt: RuntimeDep, caller: CallerDep, email_id: int) -> dict[str, object]:
+    await emails.get_email(rt, caller, email_id)  # 404 for another team's email
+    return {"items": await relink.email_move_history(rt, caller, email_id)}
 
 
 @router.get("/threads/{thread_id}")

@@ -212,3 +212,29 @@ notifications = Table(
     Column("created_at", Stamp, nullable=False),
     Column("resolved_at", Stamp),
 )
+
+# Every manual correction of where an email is filed (relink), kept so a move can be traced.
+email_moves = Table(
+    "email_moves",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id"), nullable=False),
+    Column("email_id", ForeignKey("emails.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("from_contact_ids", JSON, nullable=False),
+    Column("to_contact_ids", JSON, nullable=False),
+    Column("from_thread_id", Integer, nullable=False),
+    Column("to_thread_id", Integer, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+# Who monitors an inbox: one worker at a time. A lease expires unless renewed (heartbeat); the
+# fencing token grows with every new holder so a worker that lost its lease can tell.
+inbox_leases = Table(
+    "inbox_leases",
+    metadata,
+    Column("inbox_id", ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", Stamp, nullable=False, index=True),
+)

@@ -1,10 +1,10 @@
-"""The FastAPI application: the API routes, the web UI (when present) and error mapping."""
+"""The FastAPI application: the JSON API under /api/v1, the web UI at /, and error mapping."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from inboxlink import __version__
+from inboxlink import __version__, web
 from inboxlink.api import errors
 from inboxlink.api.routes import router
 from inboxlink.services.runtime import Runtime
@@ -17,4 +17,5 @@ def create_app(rt: Runtime) -> FastAPI:
     app.state.runtime = rt
     errors.install(app)
     app.include_router(router)
+    web.install(app)
     return app

@@ -133,6 +133,7 @@ class InboxMonitor:
                     self.folder_syncs += 1
                 if check_sent:
                     last_full_pass = time.monotonic()
+                    await health.record_sync(self.rt, inbox.id)
                 if len(folders) > 1 and check_sent:
                     await client.select("INBOX", readonly=True, condstore=condstore)
                 client.pending_exists = False

@@ -1,15 +1,20 @@
-"""Keeps one InboxMonitor task per connected inbox: starts monitors for new or reconnected inboxes,
-stops them for deleted ones, restarts them when the credentials change. Woken by the API in the same
-process (`inboxes_changed`) and otherwise re-reads the inbox list every few seconds."""
+"""Keeps one InboxMonitor task per connected inbox that this worker holds the lease of: starts
+monitors for new or reconnected inboxes, stops them for deleted ones, restarts them when the
+credentials change, and renews its leases (services.leases) on every pass. Woken by the API in the
+same process (`inboxes_changed`) and otherwise re-reads the inbox list every few seconds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 
 from sqlalchemy import select
 
+from inboxlink.services import leases
 from inboxlink.services.runtime import Runtime
 from inboxlink.storage.tables import inboxes
 from inboxlink.sync.monitor import InboxMonitor
@@ -18,9 +23,16 @@ log = logging.getLogger(__name__)
 
 
 class Supervisor:
-    def __init__(self, rt: Runtime, *, rescan: float = 5.0) -> None:
+    def __init__(
+        self, rt: Runtime, *, rescan: float = 5.0, lease_ttl: float = 30.0, claim_batch: int = 100
+    ) -> None:
         self.rt = rt
         self.rescan = rescan
+        self.lease_ttl = lease_ttl
+        # Claiming a batch per pass (not everything at once) spreads inboxes over workers that start together.
+        self.claim_batch = claim_batch
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.held: dict[int, int] = {}
         self.monitors: dict[int, tuple[InboxMonitor, asyncio.Task[None], bytes]] = {}
         self._stopping = asyncio.Event()
 
@@ -59,14 +71,33 @@ class Supervisor:
             if r.status == "connected"
             or (r.status == "disconnected" and r.disconnect_reason == "connection_failed")
         }
+        lost = await leases.renew(self.rt, self.owner, self.held, self.lease_ttl)
+        for inbox_id in lost:
+            log.warning("inbox %s: lease taken over by another worker; stopping here", inbox_id)
+            self.held.pop(inbox_id, None)
         for inbox_id, (monitor, task, secret) in list(self.monitors.items()):
-            if inbox_id not in wanted or wanted[inbox_id] != secret or task.done():
+            if (
+                inbox_id not in wanted
+                or inbox_id not in self.held
+                or wanted[inbox_id] != secret
+                or task.done()
+            ):
                 if not task.done():
                     monitor.stopping.set()
                     await self._await(task)
                 del self.monitors[inbox_id]
+        gone = [i for i in self.held if i not in wanted]
+        if gone:
+            await leases.release(self.rt, self.owner, gone)
+            for inbox_id in gone:
+                del self.held[inbox_id]
+        candidates = [i for i in wanted if i not in self.held]
+        if candidates:
+            self.held.update(
+                await leases.claim(self.rt, self.owner, candidates, self.lease_ttl, self.claim_batch)
+            )
         for inbox_id, secret in wanted.items():
-            if inbox_id not in self.monitors:
+            if inbox_id in self.held and inbox_id not in self.monitors:
                 monitor = InboxMonitor(self.rt, inbox_id)
                 task = asyncio.create_task(monitor.run(), name=f"monitor-{inbox_id}")
                 self.monitors[inbox_id] = (monitor, task, secret)

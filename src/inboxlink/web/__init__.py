@@ -1,0 +1,51 @@
+"""The web UI: server-rendered pages (Jinja2) at `/`, a little vanilla JS, live updates over SSE.
+
+`install(app)` mounts it on the FastAPI app that `api.app.create_app` built (the runtime is in
+`app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
+/settings (inboxes, BCC address); /events is the SSE feed; /static holds app.css and app.js.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from inboxlink.services.runtime import Runtime
+from inboxlink.web import auth_routes, compose_routes, contact_routes, events, settings_routes
+from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
+from inboxlink.web.render import STATIC_DIR, Pages
+from inboxlink.web.security import Signer, SignInThrottle, derive_key
+
+__all__ = ["install"]
+
+
+def install(app: FastAPI) -> None:
+    """Mount the web UI on `app`; calling it twice changes nothing."""
+    if getattr(app.state, "web", None) is not None:
+        return
+    rt: Runtime = app.state.runtime
+    signer = Signer(derive_key(rt))
+    web = WebState(rt=rt, signer=signer, pages=Pages(rt, signer), throttle=SignInThrottle())
+    app.state.web = web
+    for module in (auth_routes, contact_routes, compose_routes, settings_routes, events):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if is_fetch(request) or request.url.path == "/events":
+            return JSONResponse({"error": {"code": "signed_out", "message": "Sign in again."}}, 401)
+        return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+    @app.exception_handler(PageNotFound)
+    async def _not_found(request: Request, _: PageNotFound) -> Response:
+        caller = await optional_caller(request, web)
+        return await web.pages.render(request, "not_found.html", {}, caller=caller, status=404)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, _: CsrfFailed) -> Response:
+        if is_fetch(request):
+            message = "This page is out of date. Reload it and try again."
+            return JSONResponse({"error": {"field": "form", "message": message}}, 403)
+        return await web.pages.render(request, "expired.html", {}, status=403)

@@ -1,0 +1,59 @@
+"""Sign in and sign out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from inboxlink.services.users import check_password
+from inboxlink.web.deps import CheckedForm, WebDep, optional_caller, safe_next, text
+from inboxlink.web.security import end_session, start_session
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request, web: WebDep) -> Response:
+    caller = await optional_caller(request, web)
+    return RedirectResponse("/contacts" if caller else "/login", status_code=303)
+
+
+@router.get("/login", include_in_schema=False)
+async def login_page(request: Request, web: WebDep, next: str | None = None) -> Response:
+    if await optional_caller(request, web):
+        return RedirectResponse(safe_next(next), status_code=303)
+    return await web.pages.render(request, "login.html", {"next": safe_next(next), "email": ""})
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request, web: WebDep, form: CheckedForm) -> Response:
+    email, password = text(form, "email"), form.get("password")
+    next_path = safe_next(text(form, "next"))
+    ip = request.client.host if request.client else "?"
+
+    async def again(message: str, status: int) -> Response:
+        return await web.pages.render(
+            request, "login.html", {"next": next_path, "email": email, "error": message}, status=status
+        )
+
+    if not email or not isinstance(password, str) or not password:
+        return await again("Enter your email address and your password.", 422)
+    wait = web.throttle.wait_minutes(email, ip)
+    if wait:
+        unit = "minute" if wait == 1 else "minutes"
+        return await again(f"Too many attempts. For your security, try again in {wait} {unit}.", 429)
+    caller = await check_password(web.rt, email, password)
+    if caller is None:
+        web.throttle.failed(email, ip)
+        return await again("That email address and password don’t match. Check them and try again.", 401)
+    web.throttle.succeeded(email, ip)
+    response = RedirectResponse(next_path, status_code=303)
+    start_session(request, response, web.signer, caller.user_id)
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(_: CheckedForm) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    end_session(response)
+    return response

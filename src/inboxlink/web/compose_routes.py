@@ -1,0 +1,134 @@
+"""Sending from a contact's record: the composer's form (multipart, files → base64) and the status
+of a sent email (queued → sent / failed) that app.js follows."""
+
+from __future__ import annotations
+
+import base64
+from email.utils import getaddresses
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
+
+from inboxlink.services import emails, inboxes
+from inboxlink.services.errors import NotFound, ServiceError
+from inboxlink.services.users import Caller
+from inboxlink.web import format as fmt
+from inboxlink.web.contact_routes import _contact, timeline_context
+from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, is_fetch, text
+
+router = APIRouter()
+
+# Where a ServiceError.field lands in the composer.
+FIELD_OF = {"to": "to", "cc": "cc", "subject": "subject", "text": "text", "attachments": "attachments"}
+
+
+class ComposeError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _recipients(raw: str, field: str) -> list[dict[str, str]]:
+    """'Ann <a@x.test>, b@y.test' → [{email, name}]; the service validates each address."""
+    found = [{"email": email, "name": name} for name, email in getaddresses([raw]) if email]
+    if raw.strip() and not found:
+        raise ComposeError(field, "Enter email addresses separated by commas.")
+    return found
+
+
+async def _files(form: FormData, limit: int) -> list[dict[str, str]]:
+    files, total = [], 0
+    for item in form.getlist("attachments"):
+        if not isinstance(item, UploadFile) or not item.filename:
+            continue  # an empty file input posts one nameless part
+        data = await item.read(limit + 1)
+        total += len(data)
+        if total > limit:
+            raise ComposeError(
+                "attachments",
+                f"The attachments are larger than {limit // (1024 * 1024)} MB. Send large files as a link.",
+            )
+        files.append(
+            {
+                "filename": item.filename,
+                "content_type": item.content_type or "application/octet-stream",
+                "content_base64": base64.b64encode(data).decode(),
+            }
+        )
+    return files
+
+
+def status_view(email: dict[str, Any]) -> dict[str, object]:
+    return {"id": email["id"], "status": email["status"], **fmt.email_status(email)}
+
+
+@router.post("/contacts/{contact_id}/send", include_in_schema=False)
+async def send(
+    request: Request, web: WebDep, caller: WebCaller, contact_id: int, form: CheckedForm
+) -> Response:
+    contact = await _contact(web, caller, contact_id)
+    values = {k: text(form, k) for k in ("to", "cc", "subject")}
+    values["text"] = str(form.get("text") or "")
+    inbox_id = text(form, "inbox_id")
+    try:
+        body = {
+            "inbox_id": int(inbox_id) if inbox_id.isdigit() else None,
+            "to": _recipients(values["to"], "to"),
+            "cc": _recipients(values["cc"], "cc"),
+            "subject": values["subject"],
+            "text": values["text"],
+            "attachments": await _files(form, web.rt.settings.max_send_bytes),
+            "contact_id": contact_id,
+        }
+        if not body["to"]:
+            raise ComposeError("to", "Add at least one recipient.")
+        email = await emails.send_email(web.rt, caller, body)
+    except (ComposeError, ServiceError) as exc:
+        raw_field = exc.field or "text"
+        field = FIELD_OF.get(raw_field.split("[")[0].split(".")[0], "form")
+        if is_fetch(request):
+            return JSONResponse({"error": {"field": field, "message": exc.message}}, status_code=422)
+        return await _compose_again(request, web, caller, contact, values, {field: exc.message})
+    if is_fetch(request):
+        return JSONResponse({"email": status_view(email)}, status_code=202)
+    return RedirectResponse(f"/contacts/{contact_id}?sent={email['id']}#composer", status_code=303)
+
+
+async def _compose_again(
+    request: Request,
+    web: WebState,
+    caller: Caller,
+    contact: dict[str, object],
+    values: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    """Without JavaScript: the record again, with what was typed and the error at its field."""
+    own = [i for i in await inboxes.list_inboxes(web.rt, caller) if i["user_id"] == caller.user_id]
+    return await web.pages.render(
+        request,
+        "contact.html",
+        {
+            "contact": contact,
+            "inboxes": own,
+            "can_send": any(i["status"] == "connected" for i in own),
+            "compose": values,
+            "compose_errors": errors,
+            "compose_open": True,
+            "just_sent": None,
+            **await timeline_context(web, caller, int(str(contact["id"]))),
+        },
+        caller=caller,
+        status=422,
+    )
+
+
+@router.get("/emails/{email_id}/status", include_in_schema=False)
+async def email_status(web: WebDep, caller: WebCaller, email_id: int) -> Response:
+    try:
+        email = await emails.get_email(web.rt, caller, email_id)
+    except NotFound as exc:
+        raise PageNotFound() from exc
+    return JSONResponse(status_view(email), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,172 @@
+"""Contacts: the searchable list, creating one, the record with its timeline, attachment downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from inboxlink.services import contacts, emails, inboxes
+from inboxlink.services.errors import Conflict, NotFound, ServiceError
+from inboxlink.services.users import Caller
+from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
+
+router = APIRouter()
+
+PAGE_SIZE = 25
+
+
+@router.get("/contacts", include_in_schema=False)
+async def contact_list(
+    request: Request, web: WebDep, caller: WebCaller, q: str = "", page: int = 1
+) -> Response:
+    return await _list_page(request, web, caller, q=q, page=page)
+
+
+async def _list_page(
+    request: Request,
+    web: WebState,
+    caller: Caller,
+    *,
+    q: str = "",
+    page: int = 1,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    existing: dict[str, object] | None = None,
+) -> Response:
+    q = q.strip()[:200]
+    page = max(1, page)
+    items, total = await contacts.list_contacts(
+        web.rt, caller, query=q or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    pages = max(1, -(-total // PAGE_SIZE))
+
+    def link(n: int) -> str:
+        return "/contacts?" + urlencode({"q": q, "page": n} if q else {"page": n})
+
+    return await web.pages.render(
+        request,
+        "contacts.html",
+        {
+            "items": items,
+            "total": total,
+            "q": q,
+            "page": page,
+            "first": (page - 1) * PAGE_SIZE + 1 if total else 0,
+            "last": min(page * PAGE_SIZE, total),
+            "prev_url": link(page - 1) if page > 1 else None,
+            "next_url": link(page + 1) if page < pages else None,
+            "form": form or {},
+            "errors": errors or {},
+            "existing": existing,
+        },
+        caller=caller,
+        status=422 if errors else 200,
+    )
+
+
+@router.post("/contacts", include_in_schema=False)
+async def create_contact(request: Request, web: WebDep, caller: WebCaller, form: CheckedForm) -> Response:
+    values = {k: text(form, k) for k in ("email", "name", "company")}
+    try:
+        contact = await contacts.create_contact(web.rt, caller, values)
+    except Conflict as exc:
+        found, _ = await contacts.list_contacts(web.rt, caller, email=values["email"])
+        return await _list_page(
+            request,
+            web,
+            caller,
+            form=values,
+            errors={"email": exc.message},
+            existing=found[0] if found else None,
+        )
+    except ServiceError as exc:
+        field = exc.field if exc.field in values else "email"
+        return await _list_page(request, web, caller, form=values, errors={field: exc.message})
+    return RedirectResponse(f"/contacts/{contact['id']}", status_code=303)
+
+
+async def _contact(web: WebState, caller: Caller, contact_id: int) -> dict[str, object]:
+    try:
+        return await contacts.get_contact(web.rt, caller, contact_id)
+    except NotFound as exc:
+        raise PageNotFound() from exc
+
+
+def conversations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Threads, the most recently active first; inside a thread, oldest first (read top-down)."""
+    threads: dict[object, dict[str, Any]] = {}
+    for email in items:  # newest first, so the first email seen sets the thread's position
+        thread = threads.setdefault(
+            email["thread_id"], {"id": email["thread_id"], "emails": [], "latest": email}
+        )
+        thread["emails"].insert(0, email)
+    for thread in threads.values():
+        thread["subject"] = thread["emails"][0]["subject"] or "(no subject)"
+    return list(threads.values())
+
+
+async def timeline_context(web: WebState, caller: Caller, contact_id: int) -> dict[str, Any]:
+    items = await emails.contact_emails(web.rt, caller, contact_id)
+    files = await emails.contact_attachments(web.rt, caller, contact_id)
+    return {"threads": conversations(items), "email_count": len(items), "files": files}
+
+
+@router.get("/contacts/{contact_id}", include_in_schema=False)
+async def contact_record(
+    request: Request, web: WebDep, caller: WebCaller, contact_id: int, sent: int | None = None
+) -> Response:
+    contact = await _contact(web, caller, contact_id)
+    own = [i for i in await inboxes.list_inboxes(web.rt, caller) if i["user_id"] == caller.user_id]
+    just_sent = None
+    if sent is not None:
+        try:
+            just_sent = await emails.get_email(web.rt, caller, sent)
+        except NotFound:
+            just_sent = None
+    return await web.pages.render(
+        request,
+        "contact.html",
+        {
+            "contact": contact,
+            "inboxes": own,
+            "can_send": any(i["status"] == "connected" for i in own),
+            "compose": {"to": contact["email"], "cc": "", "subject": "", "text": ""},
+            "compose_errors": {},
+            "just_sent": just_sent,
+            **await timeline_context(web, caller, contact_id),
+        },
+        caller=caller,
+    )
+
+
+@router.get("/contacts/{contact_id}/timeline", include_in_schema=False)
+async def contact_timeline(request: Request, web: WebDep, caller: WebCaller, contact_id: int) -> Response:
+    """The live parts of the record, re-fetched by app.js when an event arrives."""
+    await _contact(web, caller, contact_id)
+    context = await timeline_context(web, caller, contact_id)
+    return web.pages.fragment(request, "_timeline.html", {**context, "fragment": True})
+
+
+@router.get("/attachments/{attachment_id}", include_in_schema=False)
+async def download(web: WebDep, caller: WebCaller, attachment_id: int) -> Response:
+    try:
+        filename, content_type, data = await emails.attachment_bytes(web.rt, caller, attachment_id)
+    except NotFound as exc:
+        raise PageNotFound() from exc
+    except ServiceError as exc:
+        return Response(exc.message, status_code=410, media_type="text/plain; charset=utf-8")
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            # Always a download, never rendered in our origin: an attachment may be hostile HTML.
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,96 @@
+"""What web routes depend on: the shared web state, the signed-in caller (or a trip to the sign-in
+page), and forms whose CSRF token has been checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
+
+from inboxlink.services.runtime import Runtime
+from inboxlink.services.users import Caller, caller_for_user_id
+from inboxlink.web.render import Pages
+from inboxlink.web.security import CSRF_COOKIE, SESSION_COOKIE, Signer, SignInThrottle
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass
+class WebState:
+    rt: Runtime
+    signer: Signer
+    pages: Pages
+    throttle: SignInThrottle
+
+
+class LoginRequired(Exception):
+    """No valid session: pages redirect to the sign-in page, fetch() calls get a 401."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class PageNotFound(Exception):
+    pass
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+def get_web(request: Request) -> WebState:
+    web: WebState = request.app.state.web
+    return web
+
+
+WebDep = Annotated[WebState, Depends(get_web)]
+
+
+def is_fetch(request: Request) -> bool:
+    return request.headers.get("x-requested-with") == "fetch"
+
+
+async def optional_caller(request: Request, web: WebDep) -> Caller | None:
+    user_id = web.signer.session_user(request.cookies.get(SESSION_COOKIE))
+    return None if user_id is None else await caller_for_user_id(web.rt, user_id)
+
+
+async def web_caller(request: Request, web: WebDep) -> Caller:
+    caller = await optional_caller(request, web)
+    if caller is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(quote(path, safe="/"))
+    return caller
+
+
+WebCaller = Annotated[Caller, Depends(web_caller)]
+
+
+async def checked_form(request: Request, web: WebDep) -> FormData:
+    """The posted form, once its CSRF token (field or header) matches the visitor's cookie."""
+    form = await request.form()
+    token = form.get(CSRF_FIELD)
+    token = token if isinstance(token, str) else request.headers.get(CSRF_HEADER)
+    if not web.signer.csrf_ok(request.cookies.get(CSRF_COOKIE), token):
+        raise CsrfFailed()
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def safe_next(value: str | None) -> str:
+    """Only a local path: never send a freshly signed-in user to another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/contacts"

@@ -1,0 +1,132 @@
+"""Turning API-shaped dicts into words and markup for the templates (pure functions)."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from inboxlink.mime.sanitize import REMOTE_SRC_ATTRIBUTE
+
+# Inside the email's own document: nothing loads but inline images until the user asks
+# (the "Load remote images" button widens img-src and renames data-remote-src back to src).
+FRAME_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+FRAME_STYLE = (
+    "html{color-scheme:light}body{margin:0;padding:14px 16px;color:#1f2430;background:#fff;"
+    "font:14px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;"
+    "overflow-wrap:anywhere}img{max-width:100%;height:auto}table{max-width:100%}"
+    "blockquote{margin:0 0 0 .5em;padding-left:.8em;border-left:3px solid #d9dde5;color:#5b6170}"
+    "a{color:#3654d1}"
+)
+
+
+def _parse(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        stamp = value
+    elif isinstance(value, str) and value:
+        try:
+            stamp = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def when(value: Any) -> str:
+    """Absolute UTC time; app.js rewrites it to the reader's local time."""
+    stamp = _parse(value)
+    return stamp.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC") if stamp else "—"
+
+
+def ago(value: Any) -> str:
+    stamp = _parse(value)
+    if stamp is None:
+        return "never"
+    seconds = (datetime.now(UTC) - stamp).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 45:
+        return "in a few seconds" if future else "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            text = f"{n} {unit}{'' if n == 1 else 's'}"
+            return f"in {text}" if future else f"{text} ago"
+    return "in a minute" if future else "a minute ago"
+
+
+def file_size(size: Any) -> str:
+    n = int(size or 0)
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{math.ceil(n / 1024)} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def person(addr: Any) -> str:
+    if not isinstance(addr, dict):
+        return ""
+    name, email = (addr.get("name") or "").strip(), addr.get("email") or ""
+    return f"{name} <{email}>" if name else email
+
+
+def people(addrs: Any) -> str:
+    return ", ".join(person(a) for a in addrs or [])
+
+
+def initials(contact: dict[str, Any]) -> str:
+    words = [w for w in re.split(r"[\s.@_-]+", contact.get("name") or contact.get("email") or "") if w]
+    return "".join(w[0] for w in words[:2]).upper() or "?"
+
+
+def email_status(email: dict[str, Any]) -> dict[str, str]:
+    """State, a short label and a sentence, for the timeline badge and the composer."""
+    status = str(email.get("status"))
+    error = email.get("error") if isinstance(email.get("error"), dict) else None
+    if status == "queued":
+        detail = "Waiting to go out through your mail server…"
+        if error:
+            detail = f"Your mail server did not take it yet; trying again shortly. ({error.get('message')})"
+        return {"state": "queued", "label": "Queued", "detail": detail}
+    if status == "sent":
+        folder = email.get("sent_folder_copy")
+        detail = (
+            f"Sent. A copy was saved in your “{folder}” folder."
+            if folder
+            else "Sent. No copy was added to a Sent folder (none was found in the mailbox)."
+        )
+        return {"state": "sent", "label": "Sent", "detail": detail}
+    if status == "failed":
+        message = error.get("message") if error else "the mail server did not accept it"
+        return {"state": "failed", "label": "Not sent", "detail": f"Not sent: {message}"}
+    return {"state": "logged", "label": "Logged", "detail": ""}
+
+
+def srcdoc(html: str) -> str:
+    """The whole document for `<iframe sandbox srcdoc>`; `html` was sanitized when it was stored."""
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{FRAME_CSP}">'
+        '<meta name="referrer" content="no-referrer"><base target="_blank">'
+        f"<style>{FRAME_STYLE}</style></head><body>{html}</body></html>"
+    )
+
+
+def has_remote_images(html: str | None) -> bool:
+    return bool(html) and f' {REMOTE_SRC_ATTRIBUTE}="' in (html or "")
+
+
+def frame_height(email: dict[str, Any]) -> int:
+    """A sandboxed frame without scripts cannot report its height: estimate it from the HTML's
+    text and blocks (the reader can still drag the frame taller)."""
+    html = str(email.get("html") or "")
+    flowed = re.sub(r"<(?:br|/p|/div|/tr|/li|/h[1-6]|/blockquote)\b[^>]*>", "\n", html, flags=re.I)
+    text = re.sub(r"<[^>]+>", "", flowed).strip()
+    lines = sum(max(1, math.ceil(len(line) / 85)) for line in text.splitlines() or [""])
+    paragraphs = len(re.findall(r"<p\b", html, flags=re.I))
+    # Images with a real size and not a 1x1 pixel: room for a modest picture each.
+    images = len(re.findall(r'<img\b(?![^>]*\b(?:width|height)="[01]")[^>]*(?:src|data-remote-src)="', html))
+    return max(90, min(640, round(48 + lines * 23 + paragraphs * 16 + images * 90)))

@@ -1,0 +1,128 @@
+"""Jinja2 environment, the context every page gets (user, CSRF token, disconnected-inbox banner) and
+the security headers of every HTML response."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from inboxlink.services import inboxes
+from inboxlink.services.health import REASON_TEXT
+from inboxlink.services.runtime import Runtime
+from inboxlink.services.users import Caller
+from inboxlink.web import format as fmt
+from inboxlink.web.security import Signer, csrf_nonce, set_cookies
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+# The page's own script and style come from /static; inline styles are allowed because sanitized
+# email HTML keeps `style` attributes and an iframe srcdoc inherits this policy. Remote images
+# (https:) only ever load inside an email after the user asked for them.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https: http:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _asset_version() -> str:
+    digest = hashlib.sha256()
+    for name in ("app.css", "app.js"):
+        digest.update((STATIC_DIR / name).read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        when=fmt.when,
+        ago=fmt.ago,
+        size=fmt.file_size,
+        person=fmt.person,
+        people=fmt.people,
+        initials=fmt.initials,
+    )
+    env.globals.update(
+        asset_version=_asset_version(),
+        email_status=fmt.email_status,
+        srcdoc=fmt.srcdoc,
+        frame_height=fmt.frame_height,
+        has_remote_images=fmt.has_remote_images,
+        reason_text=reason_text,
+    )
+    return env
+
+
+def reason_text(reason: str | None) -> str:
+    if not reason:
+        return "unknown reason"
+    text = REASON_TEXT.get(reason, reason.replace("_", " "))
+    return text[:1].upper() + text[1:]
+
+
+async def disconnected_inboxes(rt: Runtime, caller: Caller) -> list[dict[str, object]]:
+    """The caller's own disconnected inboxes: what the banner on every page is about."""
+    return [
+        i
+        for i in await inboxes.list_inboxes(rt, caller)
+        if i["user_id"] == caller.user_id and i["status"] == "disconnected"
+    ]
+
+
+class Pages:
+    """Renders templates with the shared context; one instance per app (in app.state)."""
+
+    def __init__(self, rt: Runtime, signer: Signer) -> None:
+        self.rt = rt
+        self.signer = signer
+        self.env = make_environment()
+
+    def csrf(self, request: Request) -> str:
+        return self.signer.csrf_token(csrf_nonce(request))
+
+    async def render(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any],
+        *,
+        caller: Caller | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        full = {
+            "request": request,
+            "caller": caller,
+            "csrf_token": self.csrf(request),
+            "banner": await disconnected_inboxes(self.rt, caller) if caller else [],
+            "now": datetime.now(UTC),
+            **context,
+        }
+        html = self.env.get_template(template).render(full)
+        response = HTMLResponse(html, status_code=status)
+        self.secure(request, response)
+        return response
+
+    def fragment(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+        html = self.env.get_template(template).render({"request": request, **context})
+        response = HTMLResponse(html)
+        self.secure(request, response)
+        return response
+
+    def secure(self, request: Request, response: HTMLResponse) -> None:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-store"
+        set_cookies(request, response)

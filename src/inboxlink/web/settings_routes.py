@@ -1,0 +1,190 @@
+"""Settings: connecting an inbox (provider presets, POP3 explained, errors at their field), the health
+of the user's inboxes with a reconnect form, and the BCC logging address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from inboxlink.services import inboxes, users
+from inboxlink.services.errors import NotFound, ServiceError
+from inboxlink.services.users import Caller
+from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
+from inboxlink.web.render import disconnected_inboxes
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    label: str
+    imap: tuple[str, int, str]
+    smtp: tuple[str, int, str]
+    hint: str = ""
+
+
+PRESETS = [
+    Preset("gmail", "Gmail / Google Workspace", ("imap.gmail.com", 993, "tls"), ("smtp.gmail.com", 465, "tls"),
+           "Use an app password (Google Account → Security → App passwords)."),
+    Preset("outlook", "Outlook / Microsoft 365", ("outlook.office365.com", 993, "tls"),
+           ("smtp.office365.com", 587, "starttls")),
+    Preset("yahoo", "Yahoo Mail", ("imap.mail.yahoo.com", 993, "tls"), ("smtp.mail.yahoo.com", 465, "tls"),
+           "Yahoo needs an app password (Account security → Generate app password)."),
+    Preset("icloud", "iCloud Mail", ("imap.mail.me.com", 993, "tls"), ("smtp.mail.me.com", 587, "starttls"),
+           "iCloud needs an app-specific password (appleid.apple.com). Your user name is the part before @."),
+    Preset("fastmail", "Fastmail", ("imap.fastmail.com", 993, "tls"), ("smtp.fastmail.com", 465, "tls"),
+           "Fastmail needs an app password (Settings → Privacy & Security)."),
+    Preset("other", "Other (IMAP)", ("", 993, "tls"), ("", 587, "starttls")),
+]  # fmt: skip
+
+FIELDS = ("email", "username", "password", "protocol", "preset", "imap_host", "imap_port", "imap_security",
+          "smtp_host", "smtp_port", "smtp_security")  # fmt: skip
+
+# The connect attempt's outcome in a salesperson's words; the server's own words follow as detail.
+HEADLINES = {
+    "auth_failed": "Your email provider didn’t accept this user name and password.",
+    "smtp_auth_failed": "The outgoing mail server (SMTP) didn’t accept this user name and password.",
+    "connection_failed": "We couldn’t reach this mail server. Check the server name and the port.",
+    "tls_failed": "We couldn’t open a secure connection to this server.",
+    "imap_capability_missing": "This server doesn’t offer IMAP, which inboxlink needs.",
+}
+
+
+def friendly(exc: ServiceError) -> dict[str, str]:
+    headline = HEADLINES.get(exc.code)
+    return (
+        {"message": headline, "detail": exc.message} if headline else {"message": exc.message, "detail": ""}
+    )
+
+
+def form_field(service_field: str | None) -> str:
+    """ServiceError.field ("imap.host", "smtp.port", "password", …) → the form's input name."""
+    name = (service_field or "form").replace(".", "_")
+    return name if name in FIELDS else "form"
+
+
+def _port(raw: str, field: str, errors: dict[str, dict[str, str]]) -> int:
+    if raw.isdigit() and 0 < int(raw) < 65536:
+        return int(raw)
+    errors[field] = {
+        "message": "Enter a port number, such as 993 for IMAP or 465/587 for SMTP.",
+        "detail": "",
+    }
+    return 0
+
+
+async def _page(
+    request: Request,
+    web: WebState,
+    caller: Caller,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    reconnect_errors: dict[int, dict[str, str]] | None = None,
+    status: int = 200,
+) -> Response:
+    everyone = await inboxes.list_inboxes(web.rt, caller)
+    return await web.pages.render(
+        request,
+        "settings.html",
+        {
+            "own": [i for i in everyone if i["user_id"] == caller.user_id],
+            "team": [i for i in everyone if i["user_id"] != caller.user_id],
+            "bcc_address": users.bcc_address(web.rt, caller),
+            "presets": PRESETS,
+            "pop3_message": inboxes.POP3_MESSAGE,
+            "form": form or {"protocol": "imap", "preset": "other", "imap_port": "993",
+                             "imap_security": "tls", "smtp_port": "587", "smtp_security": "starttls"},
+            "errors": errors or {},
+            "reconnect_errors": reconnect_errors or {},
+            "connected": request.query_params.get("connected"),
+        },
+        caller=caller,
+        status=status,
+    )  # fmt: skip
+
+
+@router.get("/settings", include_in_schema=False)
+async def settings(request: Request, web: WebDep, caller: WebCaller) -> Response:
+    return await _page(request, web, caller)
+
+
+@router.post("/settings/inboxes", include_in_schema=False)
+async def connect(request: Request, web: WebDep, caller: WebCaller, form: CheckedForm) -> Response:
+    values = {k: text(form, k) for k in FIELDS if k != "password"}
+    password = form.get("password")
+    errors: dict[str, dict[str, str]] = {}
+    body: dict[str, Any] = {
+        "email": values["email"],
+        "protocol": values["protocol"] or "imap",
+        "username": values["username"] or values["email"],
+        "password": password if isinstance(password, str) else "",
+        "imap": {
+            "host": values["imap_host"],
+            "port": _port(values["imap_port"], "imap_port", errors),
+            "security": values["imap_security"] or "tls",
+        },
+        "smtp": {
+            "host": values["smtp_host"],
+            "port": _port(values["smtp_port"], "smtp_port", errors),
+            "security": values["smtp_security"] or "tls",
+        },
+    }
+    if not body["password"] and body["protocol"] == "imap":
+        errors["password"] = {"message": "Enter the mailbox password (or app password).", "detail": ""}
+    if not errors:
+        try:
+            inbox = await inboxes.connect_inbox(web.rt, caller, body)
+        except ServiceError as exc:
+            errors[form_field(exc.field)] = friendly(exc)
+        else:
+            return RedirectResponse(f"/settings?connected={inbox['id']}#inbox-{inbox['id']}", status_code=303)
+    return await _page(request, web, caller, form=values, errors=errors, status=422)
+
+
+@router.post("/settings/inboxes/{inbox_id}/password", include_in_schema=False)
+async def reconnect(
+    request: Request, web: WebDep, caller: WebCaller, inbox_id: int, form: CheckedForm
+) -> Response:
+    password = form.get("password")
+    try:
+        if not isinstance(password, str) or not password:
+            raise ServiceError("invalid_field", "Enter the mailbox’s current password.", field="password")
+        await inboxes.update_credentials(web.rt, caller, inbox_id, {"password": password})
+    except NotFound as exc:
+        raise PageNotFound() from exc
+    except ServiceError as exc:
+        return await _page(request, web, caller, reconnect_errors={inbox_id: friendly(exc)}, status=422)
+    return RedirectResponse(f"/settings?connected={inbox_id}#inbox-{inbox_id}", status_code=303)
+
+
+@router.post("/settings/bcc/rotate", include_in_schema=False)
+async def rotate_bcc(web: WebDep, caller: WebCaller, _: CheckedForm) -> Response:
+    await users.rotate_bcc_token(web.rt, caller)
+    return RedirectResponse("/settings#bcc", status_code=303)
+
+
+@router.get("/settings/inboxes", include_in_schema=False)
+async def inbox_list(request: Request, web: WebDep, caller: WebCaller) -> Response:
+    """The inbox list alone, re-fetched by app.js when an inbox changes state."""
+    everyone = await inboxes.list_inboxes(web.rt, caller)
+    return web.pages.fragment(
+        request,
+        "_inboxes.html",
+        {
+            "own": [i for i in everyone if i["user_id"] == caller.user_id],
+            "team": [i for i in everyone if i["user_id"] != caller.user_id],
+            "reconnect_errors": {},
+            "connected": None,
+            "csrf_token": web.pages.csrf(request),
+        },
+    )
+
+
+@router.get("/banner", include_in_schema=False)
+async def banner(request: Request, web: WebDep, caller: WebCaller) -> Response:
+    return web.pages.fragment(request, "_banner.html", {"banner": await disconnected_inboxes(web.rt, caller)})

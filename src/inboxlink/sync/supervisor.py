@@ -119,6 +119,11 @@ class Supervisor:
             *(self._await(task) for _m, task, _s in self.monitors.values()), return_exceptions=True
         )
         self.monitors.clear()
+        try:
+            await leases.release(self.rt, self.owner)  # hand the inboxes over at once, not after expiry
+        except Exception:
+            log.warning("could not release inbox leases; they expire by themselves")
+        self.held.clear()
 
     def stop(self) -> None:
         self._stopping.set()

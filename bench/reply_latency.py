@@ -1,0 +1,457 @@
+"""Reply latency: LMTP delivery of a reply → the reply visible through the API, for N monitored inboxes.
+
+    .venv/bin/python bench/reply_latency.py [--inboxes 50] [--idle-samples 20]
+
+Starts its own Dovecot and provider SMTP (tests/peers) in a temp dir and runs inboxlink in-process
+(tests/support/app.running_app: the send worker, the monitor supervisor, an httpx client on the
+ASGI app). Then, all through the API: connect N inboxes, send one CRM email from each, wait until
+every monitor is connected and idle, and deliver one reply per inbox over LMTP, one every 100–200 ms
+(a latency measurement, not a thundering herd). Per reply: from "LMTP DATA answered" to "GET
+/api/v1/contacts/{id}/emails lists it". The wait is event-driven (rt.timeline, published after the
+commit) and every figure is confirmed by that GET; a slow safety poll catches a missed event.
+
+In the same run, on the same Dovecot, a raw IMAP connection idles on a user of its own and times
+delivery → `* n EXISTS`: Dovecot's own push time, the floor under every reply (notes: ~0.5 s, its
+inotify batching). Printed: p50/p90/max of both and the ratio to the goals (p50 ≤ 1.0 s, p90 ≤
+2.5 s). Always exits 0: it is a benchmark, not a test.
+
+IDLE push rides on inotify, counted per uid (Dovecot's mail uid 5000, shared by every Dovecot on the
+machine). With `fs.inotify.max_user_instances` exhausted Dovecot silently polls every 30 s; this
+script prints the limit and what is in use, and as root raises it to 1024 (`--no-sysctl` to leave
+it alone) when the run would not fit under it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.peers.dovecot import MAIL_UID, MailServer, start_mail_server
+from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
+from tests.support.app import TestApp, TestUser, running_app
+from tests.support.mail import inbox_body
+from tests.support.replies import make_reply
+
+GOAL_P50, GOAL_P90 = 1.0, 2.5  # seconds
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
+RAISED_LIMIT = 1024
+PROBE_USER, PROBE_PASSWORD = "idle-probe@example.test", "idle-probe-password"
+REPLY_TIMEOUT = 45.0  # beyond Dovecot's 30 s poll fallback, so a lost push still shows as a figure
+SAFETY_POLL = 0.25  # seconds between API checks while no timeline event has come
+
+
+@dataclass
+class Conversation:
+    index: int
+    inbox_id: int
+    mailbox: str
+    client: str
+    sent_id: int = 0
+    message_id: str = ""
+    thread_id: int = 0
+    contact_id: int = 0
+    reply_id: str = ""
+    delivered: float = 0.0  # time.monotonic() when LMTP answered DATA
+    logged: float | None = None  # the timeline event (committed) arrived
+    visible: float | None = None  # GET .../emails listed the reply
+    via_event: bool = False
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+# ---- figures ------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def summary(values: list[float]) -> tuple[float, float, float]:
+    return percentile(values, 0.5), percentile(values, 0.9), max(values)
+
+
+def report(title: str, values: list[float], *, goals: bool) -> None:
+    if not values:
+        print(f"{title}: no samples")
+        return
+    p50, p90, top = summary(values)
+    print(f"{title} ({len(values)} samples)")
+    if goals:
+        print(f"  p50 {p50:5.2f} s = {p50 / GOAL_P50:4.2f}x the {GOAL_P50:.1f} s limit")
+        print(f"  p90 {p90:5.2f} s = {p90 / GOAL_P90:4.2f}x the {GOAL_P90:.1f} s limit")
+        print(f"  max {top:5.2f} s   min {min(values):5.2f} s")
+    else:
+        print(f"  p50 {p50:5.2f} s   p90 {p90:5.2f} s   max {top:5.2f} s   min {min(values):5.2f} s")
+
+
+# ---- inotify ------------------------------------------------------------------------------------
+
+
+def inotify_in_use(uid: int) -> int:
+    """inotify instances held by processes running as `uid` (they count against its limit)."""
+    count = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            status = (proc / "status").read_text()
+            euid = next(line.split()[2] for line in status.splitlines() if line.startswith("Uid:"))
+            if int(euid) != uid:
+                continue
+            count += sum(1 for fd in (proc / "fd").iterdir() if os.readlink(fd) == "anon_inode:inotify")
+        except (OSError, StopIteration, ValueError):
+            continue  # the process ended meanwhile, or is not ours to read
+    return count
+
+
+def check_inotify(needed: int, may_raise: bool) -> None:
+    try:
+        limit = int(INOTIFY_LIMIT.read_text())
+    except (OSError, ValueError):
+        print("inotify: cannot read fs.inotify.max_user_instances; IDLE pushes may fall back to 30 s polls")
+        return
+    in_use = inotify_in_use(MAIL_UID)
+    print(
+        f"inotify: fs.inotify.max_user_instances = {limit}; uid {MAIL_UID} (Dovecot's mail processes) "
+        f"holds {in_use} now; this run needs about {needed} more"
+    )
+    short = in_use + needed > limit
+    if short and may_raise and os.geteuid() == 0:
+        done = _raise_inotify_limit()
+        after = int(INOTIFY_LIMIT.read_text())
+        print(
+            f"inotify: ran `sysctl -w fs.inotify.max_user_instances={RAISED_LIMIT}` as root: {done}; now {after}"
+        )
+        limit = after
+    elif not short:
+        print("inotify: enough headroom, left unchanged")
+    else:
+        print("inotify: left unchanged (" + ("--no-sysctl" if not may_raise else "not root") + ")")
+    if in_use + needed > limit:
+        print(
+            f"WARNING: {in_use} + {needed} > {limit}: Dovecot will poll every 30 s instead of pushing "
+            f"for the sessions beyond the limit; run as root or `sysctl -w fs.inotify.max_user_instances="
+            f"{RAISED_LIMIT}` first"
+        )
+
+
+def _raise_inotify_limit() -> str:
+    sysctl = shutil.which("sysctl")
+    try:
+        if sysctl:
+            proc = subprocess.run(
+                [sysctl, "-w", f"fs.inotify.max_user_instances={RAISED_LIMIT}"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            if proc.returncode == 0:
+                return "ok"
+            return f"failed ({(proc.stderr or proc.stdout).strip()})"
+        INOTIFY_LIMIT.write_text(f"{RAISED_LIMIT}\n")
+        return "ok (no sysctl binary: wrote /proc/sys directly)"
+    except OSError as exc:
+        return f"failed ({exc})"
+
+
+# ---- the CRM side -------------------------------------------------------------------------------
+
+
+async def gather_limited(limit: int, jobs: list[Callable[[], Awaitable[None]]]) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            await job()
+
+    await asyncio.gather(*(run(job) for job in jobs))
+
+
+async def set_up_conversations(
+    app: TestApp, user: TestUser, server: MailServer, provider: ProviderSmtp, count: int
+) -> list[Conversation]:
+    """N Dovecot users, N inboxes connected through the API, one CRM email sent from each."""
+    tag = secrets.token_hex(3)
+    accounts = [(f"rl{i}-{tag}@example.test", secrets.token_urlsafe(12)) for i in range(count)]
+    started = time.monotonic()
+    await asyncio.gather(*(asyncio.to_thread(server.add_user, a, p) for a, p in accounts))
+    print(f"  {count} Dovecot users with Sent/Drafts/Trash: {time.monotonic() - started:.1f} s")
+
+    started = time.monotonic()
+    convs: list[Conversation | None] = [None] * count
+
+    def connect(i: int) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            address, password = accounts[i]
+            account = type("Account", (), {"email": address, "password": password})()
+            resp = await user.post("/api/v1/inboxes", inbox_body(server, provider, account))
+            if resp.status_code != 201:
+                raise RuntimeError(f"connecting {address} failed: {resp.status_code} {resp.text}")
+            convs[i] = Conversation(i, resp.json()["id"], address, f"client{i}-{tag}@prospect.test")
+
+        return job
+
+    await gather_limited(8, [connect(i) for i in range(count)])
+    ready = [c for c in convs if c is not None]
+    print(f"  {count} inboxes connected through the API: {time.monotonic() - started:.1f} s")
+
+    started = time.monotonic()
+    for conv in ready:
+        resp = await user.post(
+            "/api/v1/emails",
+            {
+                "inbox_id": conv.inbox_id,
+                "to": [{"email": conv.client, "name": f"Client {conv.index}"}],
+                "subject": f"Our offer #{conv.index}",
+                "text": "Hi, here is our offer.",
+            },
+        )
+        if resp.status_code != 202:
+            raise RuntimeError(f"sending from {conv.mailbox} failed: {resp.status_code} {resp.text}")
+        body = resp.json()
+        conv.sent_id, conv.message_id, conv.thread_id = body["id"], body["message_id"], body["thread_id"]
+        conv.contact_id = body["contact_ids"][0]
+    pending = {c.sent_id: c for c in ready}
+    deadline = time.monotonic() + 30 + count
+    while pending:
+        for sent_id in list(pending):
+            status = (await user.get(f"/api/v1/emails/{sent_id}")).json()["status"]
+            if status == "failed":
+                raise RuntimeError(f"send {sent_id} failed")
+            if status == "sent":
+                del pending[sent_id]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(pending)} CRM emails still not sent")
+        await asyncio.sleep(0.25)
+    print(
+        f"  {count} CRM emails sent by the send worker (SMTP + APPEND to Sent): {time.monotonic() - started:.1f} s"
+    )
+
+    started = time.monotonic()
+    deadline = started + 60
+    while not all((m := app.monitor(c.inbox_id)) is not None and m.connected.is_set() for c in ready):
+        if time.monotonic() > deadline:
+            raise RuntimeError("monitors not connected within 60 s")
+        await asyncio.sleep(0.1)
+    # `connected` is set before a monitor's first pass: give every one time to reach IDLE.
+    await asyncio.sleep(3)
+    print(f"  all {count} monitors connected: {time.monotonic() - started:.1f} s (+3 s to settle into IDLE)")
+    return ready
+
+
+async def dispatch_events(
+    queue: asyncio.Queue[dict[str, object]], by_thread: dict[int, Conversation]
+) -> None:
+    while True:
+        event = await queue.get()
+        thread_id = event.get("thread_id")
+        conv = by_thread.get(thread_id) if isinstance(thread_id, int) else None
+        if event.get("type") == "email" and conv is not None and event.get("email_id") != conv.sent_id:
+            if conv.logged is None:
+                conv.logged = time.monotonic()
+            conv.event.set()
+
+
+async def await_visible(user: TestUser, conv: Conversation, delivered: asyncio.Event) -> None:
+    """Wait for the reply to show up on the contact's timeline, as an API client sees it."""
+    await delivered.wait()
+    deadline = conv.delivered + REPLY_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            await asyncio.wait_for(conv.event.wait(), SAFETY_POLL)
+            woken = True
+        except TimeoutError:
+            woken = False
+        # Cleared before asking: an event that lands while the GET is under way wakes the next round.
+        conv.event.clear()
+        items = (await user.get(f"/api/v1/contacts/{conv.contact_id}/emails")).json()["items"]
+        if any(e["message_id"] == conv.reply_id for e in items):
+            conv.visible = time.monotonic()
+            conv.via_event = woken
+            return
+
+
+async def deliver_replies(user: TestUser, server: MailServer, convs: list[Conversation]) -> None:
+    waiters = []
+    for conv in convs:
+        delivered = asyncio.Event()
+        waiters.append(asyncio.create_task(await_visible(user, conv, delivered)))
+        conv.reply_id, raw = make_reply(
+            sender=f"Client {conv.index} <{conv.client}>",
+            to=conv.mailbox,
+            subject=f"Re: Our offer #{conv.index}",
+            text="Sounds good, let's talk on Monday.",
+            in_reply_to=conv.message_id,
+            references=[conv.message_id],
+        )
+        conv.delivered = await asyncio.to_thread(_deliver_timed, server, conv.mailbox, raw, conv.client)
+        delivered.set()
+        await asyncio.sleep(random.uniform(0.1, 0.2))
+    await asyncio.gather(*waiters)
+
+
+def _deliver_timed(server: MailServer, rcpt: str, raw: bytes, sender: str) -> float:
+    server.deliver(rcpt, raw, mail_from=sender)
+    return time.monotonic()
+
+
+# ---- Dovecot's own push time --------------------------------------------------------------------
+
+
+async def idle_push_samples(server: MailServer, count: int) -> list[float]:
+    """A raw IMAP connection in IDLE on its own user: LMTP delivery answered → `* n EXISTS` read."""
+    await asyncio.to_thread(server.add_user, PROBE_USER, PROBE_PASSWORD, ())
+    reader, writer = await asyncio.open_connection(server.host, server.imap_port)
+    arrivals: asyncio.Queue[float] = asyncio.Queue()
+
+    async def until(prefix: bytes) -> None:
+        while not (line := await asyncio.wait_for(reader.readline(), 30)).startswith(prefix):
+            if not line:
+                raise ConnectionError("Dovecot closed the probe connection")
+
+    async def stamp_exists() -> None:
+        while line := await reader.readline():
+            if line.rstrip().endswith(b"EXISTS"):
+                arrivals.put_nowait(time.monotonic())
+
+    samples: list[float] = []
+    try:
+        await until(b"* OK")
+        writer.write(f'a1 LOGIN "{PROBE_USER}" "{PROBE_PASSWORD}"\r\n'.encode())
+        await until(b"a1 OK")
+        writer.write(b"a2 EXAMINE INBOX\r\na3 IDLE\r\n")
+        await until(b"a2 OK")
+        await until(b"+")
+        stamper = asyncio.create_task(stamp_exists())
+        for i in range(count):
+            _id, raw = make_reply(
+                sender="someone@elsewhere.test", to=PROBE_USER, subject=f"push {i}", text="ping"
+            )
+            delivered = await asyncio.to_thread(
+                _deliver_timed, server, PROBE_USER, raw, "someone@elsewhere.test"
+            )
+            try:
+                seen = await asyncio.wait_for(arrivals.get(), REPLY_TIMEOUT)
+            except TimeoutError:
+                print(f"  IDLE probe: no EXISTS within {REPLY_TIMEOUT:.0f} s for delivery {i}")
+                continue
+            samples.append(max(0.0, seen - delivered))
+            await asyncio.sleep(random.uniform(0.2, 0.4))  # past Dovecot's 0.5 s batching window
+        stamper.cancel()
+        writer.write(b"DONE\r\na4 LOGOUT\r\n")
+        await writer.drain()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return samples
+
+
+# ---- main ---------------------------------------------------------------------------------------
+
+
+async def run(server: MailServer, provider: ProviderSmtp, data_dir: Path, args: argparse.Namespace) -> None:
+    async with running_app(data_dir) as app:
+        user = await app.user("seller@crm.test")
+        print(f"setting up {args.inboxes} conversations:")
+        convs = await set_up_conversations(app, user, server, provider, args.inboxes)
+
+        by_thread = {c.thread_id: c for c in convs}
+        queue = app.rt.timeline.subscribe(user.caller.team_id)
+        dispatcher = asyncio.create_task(dispatch_events(queue, by_thread))
+        print(f"delivering {len(convs)} replies over LMTP, one every 100-200 ms ...")
+        started = time.monotonic()
+        await deliver_replies(user, server, convs)
+        dispatcher.cancel()
+        app.rt.timeline.unsubscribe(user.caller.team_id, queue)
+        print(f"  done in {time.monotonic() - started:.1f} s")
+
+        print(f"measuring Dovecot's own IDLE push ({args.idle_samples} deliveries to {PROBE_USER}) ...")
+        pushes = await idle_push_samples(server, args.idle_samples)
+
+    visible = [c.visible - c.delivered for c in convs if c.visible is not None]
+    logged = [c.logged - c.delivered for c in convs if c.logged is not None]
+    missing = [c.inbox_id for c in convs if c.visible is None]
+    by_poll = sum(1 for c in convs if c.visible is not None and not c.via_event)
+    no_event = sum(1 for c in convs if c.visible is not None and c.logged is None)
+
+    print()
+    report(
+        "reply delivered over LMTP → visible through GET /api/v1/contacts/{id}/emails", visible, goals=True
+    )
+    if missing:
+        print(f"  NOT VISIBLE within {REPLY_TIMEOUT:.0f} s: {len(missing)} replies (inboxes {missing})")
+    if by_poll:
+        print(
+            f"  {by_poll} replies were first seen by the {SAFETY_POLL} s safety poll rather than on their "
+            "timeline event (the same GET confirms both)"
+        )
+    if no_event:
+        print(f"  {no_event} replies became visible without any timeline event: a missed publish?")
+    report("reply delivered → logged (timeline event after the commit)", logged, goals=False)
+    report("Dovecot IDLE push: delivered → `* n EXISTS` on a raw connection", pushes, goals=False)
+    if visible and pushes:
+        own = summary(visible)[0] - summary(pushes)[0]
+        print(
+            f"\ninboxlink's own share at p50: {own * 1000:.0f} ms on top of Dovecot's "
+            f"{summary(pushes)[0] * 1000:.0f} ms push (reply p50 = {summary(visible)[0] / summary(pushes)[0]:.2f}x "
+            "the IDLE floor)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--inboxes", type=int, default=50, help="monitored inboxes, one reply each (default 50)"
+    )
+    parser.add_argument("--idle-samples", type=int, default=20, help="raw IDLE push samples (default 20)")
+    parser.add_argument("--no-sysctl", action="store_true", help="never change fs.inotify.max_user_instances")
+    args = parser.parse_args()
+    # Monitors log their retries as warnings; keep those, drop the chatter.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    # each monitor's IDLE session, the probe's, plus sessions the send worker opens briefly
+    check_inotify(args.inboxes + 5, not args.no_sysctl)
+    base = Path(tempfile.mkdtemp(prefix="inboxlink-latency-"))
+    started = time.monotonic()
+    server = start_mail_server(base / "dovecot")
+    provider: ProviderSmtp | None = None
+    try:
+        provider = start_provider_smtp(server)
+        os.environ["SSL_CERT_FILE"] = server.ca_file  # inboxlink verifies the peers' certificate
+        asyncio.run(run(server, provider, base / "data", args))
+    except Exception as exc:  # a benchmark reports and exits 0
+        print(f"\nbenchmark aborted: {exc!r}\n{server.log_tail(20)}")
+    finally:
+        if provider is not None:
+            provider.stop()
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"\ntotal run time {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

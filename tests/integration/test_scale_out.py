@@ -1,0 +1,73 @@
+"""Two workers on one PostgreSQL share the inboxes through leases: each inbox is followed by exactly
+one of them, and when one stops the other takes its inboxes over and logs their replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import CLIENT
+from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
+from tests.support.flows import inbound, wait_sent
+from tests.support.mail import inbox_body
+from tests.support.replies import make_reply
+
+
+@pytest.fixture
+def pg_url():
+    reason = postgres_reachable()
+    if reason:
+        pytest.skip(reason)
+    with fresh_postgres_db() as url:
+        yield url
+
+
+def _held(app) -> set[int]:
+    return {i for i, (monitor, task, _s) in app.supervisor.monitors.items() if not task.done()}
+
+
+async def test_each_inbox_has_one_worker_and_survives_a_worker_stopping(
+    pg_url, tmp_path, trust_test_ca, mail_server, provider_smtp
+):
+    accounts = []
+    for i in range(4):
+        address = f"scale{i}-{tmp_path.name[-6:].lower().replace('_', '')}@example.test"
+        mail_server.add_user(address, f"scale-pass-{i}")
+        accounts.append((address, f"scale-pass-{i}"))
+    data = tmp_path / "shared-data"
+    async with running_app(data, pg_url) as second:
+        async with running_app(data, pg_url) as first:
+            user = await first.user("ops@scale.test")
+            inbox_ids = []
+            for address, password in accounts:
+                account = type("A", (), {"email": address, "password": password})
+                resp = await user.post("/api/v1/inboxes", inbox_body(mail_server, provider_smtp, account))
+                assert resp.status_code == 201, resp.text
+                inbox_ids.append(resp.json()["id"])
+
+            async def all_followed_once():
+                a, b = _held(first), _held(second)
+                return (a, b) if a | b == set(inbox_ids) and not a & b else None
+
+            await wait_for(all_followed_once, timeout=20)
+            resp = await user.post(
+                "/api/v1/emails",
+                {"inbox_id": inbox_ids[0], "to": [{"email": CLIENT}], "subject": "Scale", "text": "t"},
+            )
+            sent = await wait_sent(user, resp.json()["id"])
+        # `first` has stopped and released its leases: `second` follows every inbox now.
+        await wait_for(lambda: _all(second, inbox_ids), timeout=20)
+        user.client = second.client
+        _id, raw = make_reply(
+            sender=CLIENT,
+            to=accounts[0][0],
+            subject="Re: Scale",
+            text="still here",
+            in_reply_to=sent["message_id"],
+        )
+        mail_server.deliver(accounts[0][0], raw)
+        [reply] = await inbound(user, sent["contact_ids"][0], timeout=30)
+        assert "still here" in reply["text"]
+
+
+async def _all(app, inbox_ids):
+    return _held(app) == set(inbox_ids)

@@ -122,12 +122,12 @@ async def deliver(
     recipients: Sequence[str],
     message: bytes,
     timeout: float = 60.0,
-) -> str:
-    """Send `message` as is (so the Message-ID we chose is the one on the wire). Returns the server's
-    final reply text (often carries the provider's queue id)."""
+) -> dict[str, str]:
+    """Send `message` as is (so the Message-ID we chose is the one on the wire). Returns the
+    recipients the server refused while accepting the others ({address: its reply})."""
     client = await _open(server, ssl_context, timeout)
     try:
-        _errors, reply = await client.sendmail(sender, list(recipients), message)
+        refused, _reply = await client.sendmail(sender, list(recipients), message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         texts = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
         raise SmtpRejected(f"All recipients were refused: {texts}", texts, permanent=True) from exc
@@ -141,4 +141,4 @@ async def deliver(
         raise SmtpInterrupted(f"The connection broke while sending: {exc}") from exc
     finally:
         await _quit(client)
-    return reply
+    return {address: f"{answer.code} {answer.message}" for address, answer in refused.items()}

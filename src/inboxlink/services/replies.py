@@ -26,6 +26,8 @@ from inboxlink.storage.tables import email_contacts, emails, folder_cursors, inb
 
 log = logging.getLogger(__name__)
 
+LOOKUP_SLICE = 1000
+
 
 @dataclass(frozen=True)
 class Cursor:
@@ -73,16 +75,20 @@ async def save_cursor(rt: Runtime, inbox_id: int, folder: str, cursor: Cursor) -
 
 
 async def tracked_lookup(rt: Runtime, team_id: int, ids: Sequence[str]) -> dict[str, int]:
-    """email id by tracked Message-ID, one indexed query (primary key (team_id, message_id))."""
-    if not ids:
-        return {}
+    """email id by tracked Message-ID: indexed queries on the primary key (team_id, message_id), in
+    slices that stay far below every database's bound-parameter limit."""
+    unique = list(dict.fromkeys(ids))
+    found: dict[str, int] = {}
     async with rt.engine.connect() as conn:
-        rows = await conn.execute(
-            select(tracked_ids.c.message_id, tracked_ids.c.email_id).where(
-                tracked_ids.c.team_id == team_id, tracked_ids.c.message_id.in_(list(dict.fromkeys(ids)))
+        for start in range(0, len(unique), LOOKUP_SLICE):
+            rows = await conn.execute(
+                select(tracked_ids.c.message_id, tracked_ids.c.email_id).where(
+                    tracked_ids.c.team_id == team_id,
+                    tracked_ids.c.message_id.in_(unique[start : start + LOOKUP_SLICE]),
+                )
             )
-        )
-        return {r.message_id: r.email_id for r in rows}
+            found.update({r.message_id: r.email_id for r in rows})
+    return found
 
 
 async def own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:

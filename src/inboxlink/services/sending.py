@@ -185,7 +185,7 @@ async def process_job(rt: Runtime, job: Job) -> None:
         inbox.smtp_host, inbox.smtp_port, inbox.smtp_security, inbox.username, inbox_password(rt, inbox)
     )
     try:
-        await deliver(server, rt.ssl_context(), inbox.email, recipients, raw)
+        refused = await deliver(server, rt.ssl_context(), inbox.email, recipients, raw)
     except SmtpAuthFailed as exc:
         await _finish(
             rt,
@@ -224,7 +224,12 @@ async def process_job(rt: Runtime, job: Job) -> None:
     except imap.ImapError as exc:
         # The mail went out; only the copy is missing. Say so instead of failing the send.
         log.warning("inbox %s: copy to Sent failed: %s", inbox.id, exc)
-    await _finish(rt, job, email, status="sent", folder=folder)
+    warning = None
+    if refused:
+        # The others got it, so it is sent; the refusals stay visible on the email.
+        listed = "; ".join(f"{a}: {r}" for a, r in refused.items())
+        warning = {"code": "some_recipients_refused", "message": f"Sent, but the mail server refused: {listed}"}
+    await _finish(rt, job, email, status="sent", folder=folder, error=warning)
 
 
 async def resolve_ambiguous(rt: Runtime, job: Job, email: Any, inbox: Any, why: str) -> None:

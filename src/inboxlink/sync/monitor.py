@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from inboxlink import imap
-from inboxlink.domain.matching import find_match
+from inboxlink.domain.matching import candidate_ids, find_match
 from inboxlink.mime.headers import scan_headers
 from inboxlink.services import health, replies
 from inboxlink.services.inboxes import inbox_password
@@ -123,20 +123,23 @@ class InboxMonitor:
             await self._recovered(inbox)
             self.sessions += 1
             self.connected.set()
-            folders = ["INBOX"] + ([inbox.sent_folder] if inbox.sent_folder else [])
             last_full_pass = 0.0
             while not self.stopping.is_set():
-                # Sent is rechecked every poll interval; INBOX after every push.
+                # Sent is rechecked every poll interval; INBOX after every push. INBOX goes last so it
+                # stays selected for IDLE, and the flag is cleared *before* its pass: an EXISTS that
+                # arrives during the pass means "look again", never "lost until the next poll".
                 check_sent = time.monotonic() - last_full_pass >= self.rt.settings.poll_interval
-                for folder in folders if check_sent else folders[:1]:
-                    await self.sync_folder(client, inbox, folder, condstore)
+                if check_sent and inbox.sent_folder:
+                    await self.sync_folder(client, inbox, inbox.sent_folder, condstore)
                     self.folder_syncs += 1
+                client.pending_exists = False
+                await self.sync_folder(client, inbox, "INBOX", condstore)
+                self.folder_syncs += 1
                 if check_sent:
                     last_full_pass = time.monotonic()
                     await health.record_sync(self.rt, inbox.id)
-                if len(folders) > 1 and check_sent:
-                    await client.select("INBOX", readonly=True, condstore=condstore)
-                client.pending_exists = False
+                if client.pending_exists:
+                    continue
                 await self._wait_for_news(client)
         finally:
             self.connected.clear()
@@ -226,7 +229,7 @@ class InboxMonitor:
                     break
             fetched.sort(key=lambda m: m.uid)
             summaries = {m.uid: scan_headers(m.header or b"") for m in fetched}
-            wanted = [i for s in summaries.values() for i in (*s.in_reply_to, *s.references)]
+            wanted = [i for s in summaries.values() for i in candidate_ids(s)]
             known = await replies.tracked_lookup(self.rt, inbox.team_id, wanted)
 
             def lookup(ids: Sequence[str], known: dict[str, int] = known) -> dict[str, int]:

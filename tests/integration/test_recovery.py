@@ -170,3 +170,29 @@ async def test_users_own_follow_up_from_sent_is_logged_once(
 
 async def _synced(monitor, target):
     return monitor.folder_syncs >= target
+
+
+async def test_a_server_that_keeps_renumbering_is_not_followed_forever(
+    app, conversation, mail_server, mail_user
+):
+    user, inbox, _sent = conversation
+    monitor = app.monitor(inbox["id"])
+    for i in range(7):
+        if monitor.stopping.is_set() or (await _inbox(user, inbox["id"]))["status"] == "disconnected":
+            break
+        before = monitor.sessions
+        mail_server.set_uidvalidity(mail_user.email, "INBOX", 5000 + i)
+        mail_server.kick(mail_user.email)
+        await wait_for(lambda: _reconnected_or_stopped(app, inbox["id"], monitor, before), timeout=20)
+    body = await _inbox(user, inbox["id"])
+    assert body["status"] == "disconnected" and body["disconnect_reason"] == "uidvalidity_unstable"
+    notes = (await user.get("/api/v1/notifications")).json()["items"]
+    assert notes and "renumbering" in notes[0]["message"]
+
+
+async def _reconnected_or_stopped(app, inbox_id, monitor, before):
+    """The monitor is back in a new session, or it gave up on the inbox (its task ended)."""
+    if monitor.sessions > before and monitor.connected.is_set():
+        return True
+    entry = app.supervisor.monitors.get(inbox_id)
+    return entry is None or entry[1].done()

@@ -72,6 +72,7 @@ class InboxMonitor:
                 )
             ):
                 return
+            opened = self.sessions
             try:
                 await self._session(inbox)
                 return  # stopped on request
@@ -87,6 +88,8 @@ class InboxMonitor:
                 await health.mark_disconnected(self.rt, inbox.id, "uidvalidity_unstable", str(exc))
                 return
             except (imap.ImapError, OSError, TimeoutError) as exc:
+                if self.sessions > opened:
+                    delay = BACKOFF_START  # the session worked before it broke: start backing off afresh
                 delay = await self._fault(inbox, exc, delay)
             except Exception as exc:  # a bug must not kill monitoring for good: log it loudly, retry
                 log.exception("inbox %s: unexpected error in monitor", self.inbox_id)

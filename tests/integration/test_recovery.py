@@ -183,7 +183,7 @@ async def test_a_server_that_keeps_renumbering_is_not_followed_forever(
         before = monitor.sessions
         mail_server.set_uidvalidity(mail_user.email, "INBOX", 5000 + i)
         mail_server.kick(mail_user.email)
-        await wait_for(lambda: _reconnected_or_stopped(app, inbox["id"], monitor, before), timeout=20)
+        await wait_for(lambda before=before: _reconnected_or_stopped(app, inbox["id"], monitor, before), timeout=20)
     body = await _inbox(user, inbox["id"])
     assert body["status"] == "disconnected" and body["disconnect_reason"] == "uidvalidity_unstable"
     notes = (await user.get("/api/v1/notifications")).json()["items"]

@@ -173,6 +173,10 @@ async def test_size_limit_is_a_clear_error(tmp_path, trust_test_ca, mail_server,
         assert resp.status_code == 422
         assert resp.json()["error"]["code"] == "message_too_large"
         assert "KB" in resp.json()["error"]["message"] or "bytes" in resp.json()["error"]["message"]
+        # A body far beyond any allowed email is refused before it is read into memory.
+        huge = {"inbox_id": inbox["id"], "to": [{"email": "a@elsewhere.test"}], "subject": "x", "text": "y" * 3_000_000}
+        resp = await user.post("/api/v1/emails", huge)
+        assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
 
 
 async def _rewind_to_handover(data, email_id):

@@ -13,6 +13,8 @@ from inboxlink.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+RECOVERY_EVERY = 60.0  # seconds between looks for orphaned `sending` jobs
+
 
 class OutboxWorker:
     def __init__(self, rt: Runtime, *, poll: float = 2.0, orphan_after: float = 180.0) -> None:
@@ -22,14 +24,23 @@ class OutboxWorker:
         self.orphan_after = 0.0 if rt.engine.dialect.name == "sqlite" else orphan_after
         self._stopping = asyncio.Event()
 
-    async def run(self) -> None:
+    async def _recover(self) -> None:
         try:
             found = await sending.recover_interrupted(self.rt, self.orphan_after)
             if found:
-                log.info("resolved %d sends interrupted by a previous stop", found)
+                log.info("resolved %d sends interrupted by a stop or a failed worker", found)
         except Exception:
-            log.exception("could not resolve interrupted sends; will retry at the next start")
+            log.exception("could not resolve interrupted sends; trying again later")
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_recovery = 0.0
         while not self._stopping.is_set():
+            # Between jobs nothing of ours is in flight, so any `sending` job past the orphan age
+            # belongs to a worker that died (or to an error that broke a job midway).
+            if loop.time() >= next_recovery:
+                await self._recover()
+                next_recovery = loop.time() + RECOVERY_EVERY
             try:
                 job = await sending.claim_next_job(self.rt)
                 if job is not None:

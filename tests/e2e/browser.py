@@ -1,8 +1,11 @@
 """Headless Debian Chromium for the browser tests: launch flags, a page that records dialogs, and
-screenshots for docs/screenshots."""
+screenshots. Every run saves them under .test-artifacts/screenshots; with
+INBOXLINK_UPDATE_SCREENSHOTS=1 they go to docs/screenshots (the set the README shows) instead, so an
+ordinary test run never rewrites tracked files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (
+    _ROOT / "docs" / "screenshots"
+    if os.environ.get("INBOXLINK_UPDATE_SCREENSHOTS") == "1"
+    else _ROOT / ".test-artifacts" / "screenshots"
+)
 
 
 class Tab:

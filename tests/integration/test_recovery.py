@@ -183,7 +183,9 @@ async def test_a_server_that_keeps_renumbering_is_not_followed_forever(
         before = monitor.sessions
         mail_server.set_uidvalidity(mail_user.email, "INBOX", 5000 + i)
         mail_server.kick(mail_user.email)
-        await wait_for(lambda before=before: _reconnected_or_stopped(app, inbox["id"], monitor, before), timeout=20)
+        await wait_for(
+            lambda before=before: _reconnected_or_stopped(app, inbox["id"], monitor, before), timeout=20
+        )
     body = await _inbox(user, inbox["id"])
     assert body["status"] == "disconnected" and body["disconnect_reason"] == "uidvalidity_unstable"
     notes = (await user.get("/api/v1/notifications")).json()["items"]
@@ -196,3 +198,26 @@ async def _reconnected_or_stopped(app, inbox_id, monitor, before):
         return True
     entry = app.supervisor.monitors.get(inbox_id)
     return entry is None or entry[1].done()
+
+
+async def test_smtp_password_refused_fails_the_send_and_disconnects(
+    app, mail_server, provider_smtp, mail_user
+):
+    user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+    provider_smtp.refuse_users.add(mail_user.email)  # e.g. the app password was revoked
+    try:
+        resp = await user.post(
+            "/api/v1/emails",
+            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "x", "text": "y"},
+        )
+        failed = await wait_sent(user, resp.json()["id"])
+    finally:
+        provider_smtp.refuse_users.discard(mail_user.email)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "smtp_auth_failed"
+    assert "Reconnect" in failed["error"]["message"]
+    body = await _inbox(user, inbox["id"])
+    assert body["status"] == "disconnected" and body["disconnect_reason"] == "auth_failed"
+    again = await user.post(
+        "/api/v1/emails", {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "x", "text": "y"}
+    )
+    assert again.status_code == 422 and again.json()["error"]["code"] == "inbox_disconnected"

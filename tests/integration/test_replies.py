@@ -4,7 +4,8 @@ privacy (unrelated mail leaves no trace) and exactly-once."""
 from __future__ import annotations
 
 from tests.integration.conftest import CLIENT
-from tests.support.flows import inbound
+from tests.support.app import running_app, wait_for
+from tests.support.flows import connect, inbound, monitor_connected, wait_sent
 from tests.support.replies import make_reply
 
 
@@ -123,3 +124,34 @@ async def test_hostile_mime_keeps_the_monitor_alive(conversation, mail_server, m
     hostile = texts["broken-1@client.example.test"]
     names = [a["filename"] for a in hostile["attachments"]]
     assert "passwd" in names and not any("/" in n for n in names)
+
+
+async def test_an_attachment_over_the_limit_is_listed_but_not_kept(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    async with running_app(tmp_path / "data", INBOXLINK_MAX_ATTACHMENT_BYTES="100000") as small:
+        user, inbox = await connect(small, mail_server, provider_smtp, mail_user)
+        resp = await user.post(
+            "/api/v1/emails",
+            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Big", "text": "t"},
+        )
+        sent = await wait_sent(user, resp.json()["id"])
+        await wait_for(lambda: monitor_connected(small, inbox["id"]))
+        big = bytes(range(256)) * 1200  # ~300 KB, three times the limit
+        _id, raw = make_reply(
+            sender=CLIENT,
+            to=mail_user.email,
+            subject="Re: Big",
+            text="here is the file",
+            in_reply_to=sent["message_id"],
+            attachments=[("huge.bin", "application/octet-stream", big), ("small.txt", "text/plain", b"fits")],
+        )
+        mail_server.deliver(mail_user.email, raw)
+        [reply] = await inbound(user, sent["contact_ids"][0])
+        files = {a["filename"]: a for a in reply["attachments"]}
+        assert set(files) == {"huge.bin", "small.txt"}  # the raw original is not kept either
+        assert files["small.txt"]["available"] and not files["huge.bin"]["available"]
+        assert any("huge.bin" in p or "limit" in p.lower() for p in reply["problems"])
+        resp = await user.get(f"/api/v1/attachments/{files['huge.bin']['id']}")
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "attachment_unavailable"
+        assert (await user.get(f"/api/v1/attachments/{files['small.txt']['id']}")).content == b"fits"

@@ -37,7 +37,7 @@ from inboxlink.mime.parse import parse_message
 
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
-from inboxlink.services.replies import own_addresses, parent_facts
+from inboxlink.services.replies import keep_original, own_addresses, parent_facts
 from inboxlink.services.runtime import Runtime, now
 from inboxlink.services.timeline import NewEmail, existing_email_id, store_email
 from inboxlink.storage.tables import inboxes, tracked_ids, users
@@ -140,8 +140,7 @@ async def log_bcc_message(rt: Runtime, bcc_token: str, raw: bytes, envelope_from
     if recipients:
         audience = frozenset(a for a in visible if not a.endswith(logging_domain))
         files = parsed.attachments
-        if parsed.problems:
-            # As for replies: what could not be decoded stays available as the original bytes.
+        if keep_original(parsed, raw, rt.settings.max_attachment_bytes):
             files = (*files, Attachment("original-message.eml", "message/rfc822", raw))
         key = parsed.message_id or _raw_key(raw)
         inbox_id = user.inboxes.get(from_address.lower())

@@ -145,7 +145,16 @@ async def log_matched_message(
             if await existing_email_id(conn, inbox.team_id, key) is not None:
                 await _write_cursor(conn, inbox.id, folder, advanced)
                 return None
-            new = await _new_email(conn, inbox, parsed, key, raw, matched_email_id, outbound=outbound)
+            new = await _new_email(
+                conn,
+                inbox,
+                parsed,
+                key,
+                raw,
+                matched_email_id,
+                outbound=outbound,
+                max_bytes=rt.settings.max_attachment_bytes,
+            )
             email_id = await store_email(rt, conn, new)
             await _write_cursor(conn, inbox.id, folder, advanced)
             await conn.execute(inboxes.update().where(inboxes.c.id == inbox.id).values(last_sync_at=now()))
@@ -158,6 +167,14 @@ async def log_matched_message(
     return email_id
 
 
+def keep_original(parsed: ParsedMessage, raw: bytes, max_bytes: int) -> bool:
+    """Keep what could not be decoded visible: the original bytes ride along as an attachment. Not
+    when the only trouble was an attachment over the size limit (that would keep it after all), and
+    never beyond the limit itself."""
+    undecoded = [p for p in parsed.problems if "content dropped" not in p]
+    return bool(undecoded) and len(raw) <= max_bytes
+
+
 async def _new_email(
     conn: AsyncConnection,
     inbox: Any,
@@ -167,6 +184,7 @@ async def _new_email(
     parent_id: int,
     *,
     outbound: bool,
+    max_bytes: int,
 ) -> NewEmail:
     own = await own_addresses(conn, inbox.team_id)
     facts, parent_contacts = await parent_facts(conn, parent_id)
@@ -180,8 +198,7 @@ async def _new_email(
         sender=sender.email or None,
     )
     files = list(parsed.attachments)
-    if parsed.problems:
-        # Keep what could not be decoded visible: the original bytes ride along as an attachment.
+    if keep_original(parsed, raw, max_bytes):
         files.append(Attachment("original-message.eml", "message/rfc822", raw))
     people = [p for p in participants if p.email.lower() not in own]
     new = NewEmail(

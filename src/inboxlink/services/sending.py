@@ -228,7 +228,10 @@ async def process_job(rt: Runtime, job: Job) -> None:
     if refused:
         # The others got it, so it is sent; the refusals stay visible on the email.
         listed = "; ".join(f"{a}: {r}" for a, r in refused.items())
-        warning = {"code": "some_recipients_refused", "message": f"Sent, but the mail server refused: {listed}"}
+        warning = {
+            "code": "some_recipients_refused",
+            "message": f"Sent, but the mail server refused: {listed}",
+        }
     await _finish(rt, job, email, status="sent", folder=folder, error=warning)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
-from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.services.runtime import Runtime, iso, now
 from inboxlink.services.users import Caller
 from inboxlink.services.validation import normalise_address
 from inboxlink.storage.db import new_id
@@ -21,13 +21,12 @@ from inboxlink.storage.tables import contacts
 
 
 def contact_view(row: Any) -> dict[str, object]:
-    stamp = as_utc(row.created_at)
     return {
         "id": row.id,
         "email": row.email,
         "name": row.name,
         "company": row.company,
-        "created_at": stamp.isoformat() if stamp else None,
+        "created_at": iso(row.created_at),
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.services.runtime import Runtime, iso, now
 from inboxlink.services.users import Caller
 from inboxlink.storage.tables import inboxes, notifications
 
@@ -79,10 +79,6 @@ async def record_sync(rt: Runtime, inbox_id: int) -> None:
 
 
 def notification_view(row: Any) -> dict[str, object]:
-    def iso(v: Any) -> str | None:
-        s = as_utc(v)
-        return s.isoformat() if s else None
-
     return {
         "id": row.id,
         "kind": row.kind,

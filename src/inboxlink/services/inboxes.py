@@ -13,7 +13,7 @@ from sqlalchemy import select
 from inboxlink import imap
 from inboxlink.domain.sent_folder import choose_sent_folder
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.services.runtime import Runtime, iso, now
 from inboxlink.services.users import Caller
 from inboxlink.services.validation import normalise_address
 from inboxlink.smtp import (
@@ -173,10 +173,6 @@ async def probe_smtp(rt: Runtime, server: SmtpServer) -> None:
 
 
 def inbox_view(row: Any) -> dict[str, object]:
-    def iso(value: Any) -> str | None:
-        stamp = as_utc(value)
-        return stamp.isoformat() if stamp else None
-
     return {
         "id": row.id,
         "email": row.email,

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 
 from inboxlink.services.contacts import get_contact_row
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.services.runtime import Runtime, iso, now
 from inboxlink.services.timeline import email_views
 from inboxlink.services.users import Caller
 from inboxlink.storage.db import new_id
@@ -115,7 +115,7 @@ async def email_move_history(rt: Runtime, caller: Caller, email_id: int) -> list
             "to_contact_ids": r.to_contact_ids,
             "from_thread_id": r.from_thread_id,
             "to_thread_id": r.to_thread_id,
-            "created_at": (as_utc(r.created_at) or now()).isoformat(),
+            "created_at": iso(r.created_at),
         }
         for r in rows
     ]

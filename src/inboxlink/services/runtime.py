@@ -28,6 +28,12 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """An API timestamp: ISO 8601 in UTC, or None."""
+    stamp = as_utc(value)
+    return stamp.isoformat() if stamp else None
+
+
 class TimelineEvents:
     """Fan-out of "something was logged for team T" to live listeners (SSE). In-process only: with
     several workers on PostgreSQL a page still refreshes on its own poll."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address, Attachment
 from inboxlink.services.contacts import ensure_contacts
-from inboxlink.services.runtime import Runtime, as_utc, now
+from inboxlink.services.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import attachments, email_contacts, emails, threads, tracked_ids
 
@@ -45,7 +44,6 @@ class NewEmail:
     problems: Sequence[str] = ()
     # Addresses whose contacts get the email; None → every participant except `exclude_from_contacts`.
     contact_addresses: Sequence[Address] | None = None
-    extra_tracked_ids: Sequence[str] = field(default=())
     # Contacts that get the email whatever its addresses say (e.g. the contacts of the parent email).
     extra_contact_ids: Sequence[int] = field(default=())
 
@@ -119,9 +117,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         await conn.execute(
             email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
         )
-    await track_ids(
-        conn, new.team_id, email_id, [*([new.message_id] if new.message_id else []), *new.extra_tracked_ids]
-    )
+    if new.message_id:
+        await track_ids(conn, new.team_id, email_id, [new.message_id])
     for item in new.attachments:
         blob = rt.blobs.put(item.data) if item.data else None
         await conn.execute(
@@ -136,11 +133,6 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             )
         )
     return email_id
-
-
-def _iso(value: Any) -> str | None:
-    stamp = as_utc(value)
-    return stamp.isoformat() if stamp else None
 
 
 async def email_views(
@@ -188,8 +180,8 @@ async def email_views(
             "subject": r.subject,
             "text": r.text,
             "html": r.html,
-            "sent_at": _iso(r.sent_at),
-            "created_at": _iso(r.created_at),
+            "sent_at": iso(r.sent_at),
+            "created_at": iso(r.created_at),
             "attachments": files_of.get(r.id, []),
             "contact_ids": sorted(contacts_of.get(r.id, [])),
             "sent_folder_copy": r.sent_folder_copy,

@@ -3,6 +3,9 @@ privacy (unrelated mail leaves no trace) and exactly-once."""
 
 from __future__ import annotations
 
+import email
+from email import policy
+
 from tests.integration.conftest import CLIENT
 from tests.support.app import running_app, wait_for
 from tests.support.flows import connect, inbound, monitor_connected, wait_sent
@@ -155,3 +158,41 @@ async def test_an_attachment_over_the_limit_is_listed_but_not_kept(
         resp = await user.get(f"/api/v1/attachments/{files['huge.bin']['id']}")
         assert resp.status_code == 422 and resp.json()["error"]["code"] == "attachment_unavailable"
         assert (await user.get(f"/api/v1/attachments/{files['small.txt']['id']}")).content == b"fits"
+
+
+async def test_answering_a_reply_from_the_crm_stays_in_the_conversation(conversation, mail_server, mail_user):
+    user, inbox, sent = conversation
+    reply_id, raw = make_reply(
+        sender=CLIENT,
+        to=mail_user.email,
+        subject="Re: Our offer",
+        text="price?",
+        in_reply_to=sent["message_id"],
+        references=[sent["message_id"]],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    [reply] = await inbound(user, sent["contact_ids"][0])
+    resp = await user.post(
+        "/api/v1/emails",
+        {
+            "inbox_id": inbox["id"],
+            "to": [{"email": CLIENT}],
+            "text": "10% off",
+            "in_reply_to_email_id": reply["id"],
+        },
+    )
+    assert resp.status_code == 202, resp.text
+    answer = await wait_sent(user, resp.json()["id"])
+    assert answer["thread_id"] == sent["thread_id"] and answer["subject"] == "Re: Our offer"
+    copy = email.message_from_bytes(mail_server.messages(mail_user.email, "Sent")[-1], policy=policy.default)
+    assert copy["In-Reply-To"].strip() == f"<{reply_id}>"
+    assert copy["References"].split() == [
+        f"<{sent['message_id']}>",
+        f"<{reply_id}>",
+        f"<{answer['message_id']}>",
+    ]
+    outsider = await user.post(
+        "/api/v1/emails",
+        {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "text": "x", "in_reply_to_email_id": 999999},
+    )
+    assert outsider.status_code == 404

@@ -11,11 +11,13 @@ from sqlalchemy import select
 
 from inboxlink.domain.message_ids import new_message_id
 from inboxlink.domain.models import Address, Attachment, OutgoingMessage
+from inboxlink.domain.threads import decide_thread
 from inboxlink.mime.build import build_message
 from inboxlink.mime.parse import safe_filename
 from inboxlink.services.contacts import get_contact_row
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.inboxes import owned_inbox_row
+from inboxlink.services.replies import parent_facts
 from inboxlink.services.runtime import Runtime, now
 from inboxlink.services.timeline import NewEmail, email_views, store_email
 from inboxlink.services.users import Caller
@@ -125,6 +127,9 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
             raise ServiceError("invalid_field", "contact_id must be a number.", field="contact_id")
         await get_contact_row(rt, caller, contact_id)  # 404 for another team's contact
 
+    parent = await _reply_parent(rt, caller, body.get("in_reply_to_email_id"))
+    if parent is not None and not subject.strip():
+        subject = parent.subject if parent.subject.lower().startswith("re:") else f"Re: {parent.subject}"
     sender = Address(inbox.email, caller.name)
     domain = inbox.email.rpartition("@")[2]
     message_id = new_message_id(domain)
@@ -139,6 +144,10 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
         html=html,
         attachments=tuple(files),
         date=now(),
+        in_reply_to=parent.message_id if parent is not None else None,
+        references=tuple(parent.references or ()) + ((parent.message_id,) if parent.message_id else ())
+        if parent is not None
+        else (),
     )
     try:
         raw = build_message(message)
@@ -152,6 +161,13 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
         )
     stamp = now()
     async with rt.engine.begin() as conn:
+        thread_id = None
+        if parent is not None:
+            # A reply joins the conversation unless it goes to people who were never part of it.
+            facts, _contacts = await parent_facts(conn, parent.id)
+            recipients = frozenset(p.email for p in (*to, *cc))
+            decision = decide_thread(facts, recipients, "outbound", sender=inbox.email)
+            thread_id = int(decision.thread_id) if decision.join and decision.thread_id else None
         email_id = await store_email(
             rt,
             conn,
@@ -173,6 +189,9 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
                 attachments=files,
                 inbox_id=inbox.id,
                 user_id=caller.user_id,
+                thread_id=thread_id,
+                in_reply_to=parent.message_id if parent is not None else None,
+                references=message.references,
                 contact_addresses=[*to, *cc, *bcc],
             ),
         )
@@ -192,6 +211,25 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
         caller.team_id, {"type": "email", "email_id": email_id, "thread_id": view["thread_id"]}
     )
     return view
+
+
+async def _reply_parent(rt: Runtime, caller: Caller, email_id: object) -> Any:
+    """The email being answered (`in_reply_to_email_id`), of the caller's team."""
+    if email_id is None:
+        return None
+    if not isinstance(email_id, int) or isinstance(email_id, bool):
+        raise ServiceError(
+            "invalid_field", "in_reply_to_email_id must be an email id.", field="in_reply_to_email_id"
+        )
+    async with rt.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(emails).where(emails.c.id == email_id, emails.c.team_id == caller.team_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("email")
+    return row
 
 
 async def get_email(rt: Runtime, caller: Caller, email_id: int) -> dict[str, object]:

@@ -1,11 +1,12 @@
 """The web UI in a real browser against the real app, Dovecot and the provider's SMTP server: sign-in,
-connecting an inbox, sending from a record, a reply arriving live, downloads, hostile HTML, and a
-disconnected inbox coming back."""
+connecting and removing an inbox, sending from a record, a reply arriving live and answering it,
+downloads, hostile HTML, and a disconnected inbox coming back."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,29 @@ def test_connect_inbox_with_presets_pop3_and_field_errors(
     page.set_viewport_size({"width": 375, "height": 812})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
+    # Removing it: a confirmation page with a plain form says what happens; then it is gone.
+    inbox_id = int((card.get_attribute("id") or "").removeprefix("inbox-"))
+    assert live.app is not None and live.app.monitor(inbox_id) is not None
+    card.get_by_role("link", name=f"Remove inbox {mail_user.email}").click()
+    confirm = page.locator(".confirm")
+    expect(page.get_by_role("heading", name=f"Remove {mail_user.email}?")).to_be_visible()
+    expect(confirm).to_contain_text("Monitoring stops")
+    expect(confirm).to_contain_text("stays on your contacts’ records")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    forged = page.request.post(f"/settings/inboxes/{inbox_id}/remove", form={"csrf_token": "forged"})
+    assert forged.status == 403  # CSRF-protected: nothing removed
+    page.set_viewport_size({"width": 1280, "height": 880})
+    screenshot(page, "inbox-remove", full_page=False)
+    confirm.get_by_role("button", name="Remove inbox").click()
+    expect(page).to_have_url(re.compile(r"/settings\?removed=1$"))
+    expect(page.get_by_role("status").filter(has_text="Inbox removed")).to_contain_text(
+        "stay on your contacts’ records"
+    )
+    expect(page.locator("article.inbox")).to_have_count(0)
+    expect(page.get_by_text("No inbox connected yet.")).to_be_visible()
+    app = live.app
+    wait_until(lambda: app.monitor(inbox_id) is None)  # monitoring stopped
+
 
 def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
     tab: Tab, live: LiveServer, mail_server: Any, provider_smtp: Any, mail_user: Any
@@ -192,7 +216,7 @@ def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
 
     # A reply delivered over LMTP shows up by itself.
     [sent] = live.call(emails.contact_emails(live.app.rt, caller, contact_id))
-    _id, raw = make_reply(
+    reply_id, raw = make_reply(
         sender=f"Chris Client <{CLIENT}>",
         to=mail_user.email,
         subject="Re: Our offer",
@@ -210,6 +234,35 @@ def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
         page.locator("#attachments a", has_text="notes.txt").click()
     assert download.value.suggested_filename == "notes.txt"
     assert Path(download.value.path()).read_bytes() == b"line 1\nline 2\n"
+
+    # Reply from the timeline, by keyboard: the composer on the same page answers Chris's email.
+    reply_link = page.locator(".email.is-in", has_text="Sounds good").get_by_role(
+        "link", name="Reply to Chris Client: Re: Our offer"
+    )
+    reply_link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    expect(page.get_by_label("To", exact=True)).to_have_value(f"Chris Client <{CLIENT}>")
+    expect(page.get_by_label("Subject", exact=True)).to_have_value("Re: Our offer")  # not "Re: Re: …"
+    expect(page.locator("#compose-reply-note")).to_contain_text("Replying to Chris Client: Re: Our offer")
+    page.keyboard.type("Thursday at 10 works. I'll bring the contract.")
+    page.get_by_role("button", name="Send").click()
+    thread = page.locator(".thread", has_text="Sounds good")
+    answer = thread.locator(".email.is-out", has_text="Thursday at 10 works")
+    expect(answer.locator(".pill-sent")).to_have_text("Sent", timeout=20_000)
+    expect(page.locator(".thread")).to_have_count(1)  # the same conversation, not a new one
+    expect(page.locator("#compose-reply-note")).to_be_hidden()  # the composer is back to a new email
+    expect(page.get_by_label("To", exact=True)).to_have_value(CLIENT)
+    assert page.evaluate("window.__samePage") is True
+    copies = wait_until(
+        lambda: [
+            m
+            for m in map(message_from_bytes, mail_server.messages(mail_user.email, "Sent"))
+            if m["Subject"] == "Re: Our offer"
+        ]
+    )
+    assert [m["In-Reply-To"] for m in copies] == [f"<{reply_id}>"]
+    assert f"<{reply_id}>" in copies[0]["References"] and f"<{sent['message_id']}>" in copies[0]["References"]
 
     # Hostile HTML: rendered in a sandbox without scripts; remote images wait for a click.
     tracker_hits: list[str] = []
@@ -238,7 +291,7 @@ def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
     assert tracker_hits == ["https://tracker.example/pixel.png"]
     assert tab.dialogs == [], tab.dialogs
     expect(page.locator(".thread")).to_have_count(1)
-    expect(page.locator(".thread .email")).to_have_count(3)
+    expect(page.locator(".thread .email")).to_have_count(4)
     page.locator("#composer > summary").click()  # folded away: the conversation is the subject
     screenshot(page, "contact-record")
 
@@ -248,6 +301,17 @@ def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
     expect(page.locator(".email.is-in").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(page, "contact-record-mobile")
+    page.locator(".email.is-in").first.get_by_role("link", name=re.compile(r"^Reply to")).click()
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+    # Without JavaScript the Reply link opens the record with the composer answering that email.
+    href = reply_link.get_attribute("href") or ""
+    assert re.fullmatch(rf"/contacts/{contact_id}\?reply=\d+#composer", href)
+    page.goto(href)
+    expect(page.locator("#composer")).to_have_attribute("open", "")
+    expect(page.get_by_label("Subject", exact=True)).to_have_value("Re: Our offer")
+    expect(page.locator("input[name=in_reply_to_email_id]")).to_have_value(href.split("=")[1].split("#")[0])
     assert tab.dialogs == []
 
 

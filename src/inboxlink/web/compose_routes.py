@@ -11,17 +11,29 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from inboxlink.services import emails, inboxes
+from inboxlink.services import emails
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.users import Caller
 from inboxlink.web import format as fmt
-from inboxlink.web.contact_routes import _contact, timeline_context
+from inboxlink.web.contact_routes import _contact, reply_context, sending_context, timeline_context
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, is_fetch, text
 
 router = APIRouter()
 
 # Where a ServiceError.field lands in the composer.
-FIELD_OF = {"to": "to", "cc": "cc", "subject": "subject", "text": "text", "attachments": "attachments"}
+FIELD_OF = {
+    "to": "to",
+    "cc": "cc",
+    "subject": "subject",
+    "text": "text",
+    "attachments": "attachments",
+    "in_reply_to_email_id": "form",
+}
+# Things removed while the composer was open, in the composer's words.
+GONE = {
+    "email_not_found": "The email you are replying to no longer exists. Write a new email instead.",
+    "inbox_not_found": "This inbox was removed. Pick another one under From, or reload the page.",
+}
 
 
 class ComposeError(Exception):
@@ -70,9 +82,10 @@ async def send(
     request: Request, web: WebDep, caller: WebCaller, contact_id: int, form: CheckedForm
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
-    values = {k: text(form, k) for k in ("to", "cc", "subject")}
+    values = {k: text(form, k) for k in ("to", "cc", "subject", "in_reply_to_email_id")}
     values["text"] = str(form.get("text") or "")
     inbox_id = text(form, "inbox_id")
+    parent_id = values["in_reply_to_email_id"]
     try:
         body = {
             "inbox_id": int(inbox_id) if inbox_id.isdigit() else None,
@@ -82,16 +95,19 @@ async def send(
             "text": values["text"],
             "attachments": await _files(form, web.rt.settings.max_send_bytes),
             "contact_id": contact_id,
+            # A reply (the timeline's Reply action): threaded under that email, In-Reply-To set.
+            "in_reply_to_email_id": int(parent_id) if parent_id.isdigit() else None,
         }
         if not body["to"]:
             raise ComposeError("to", "Add at least one recipient.")
         email = await emails.send_email(web.rt, caller, body)
     except (ComposeError, ServiceError) as exc:
-        raw_field = exc.field or "text"
+        raw_field = exc.field or ("form" if isinstance(exc, NotFound) else "text")
         field = FIELD_OF.get(raw_field.split("[")[0].split(".")[0], "form")
+        message = GONE.get(exc.code, exc.message) if isinstance(exc, NotFound) else exc.message
         if is_fetch(request):
-            return JSONResponse({"error": {"field": field, "message": exc.message}}, status_code=422)
-        return await _compose_again(request, web, caller, contact, values, {field: exc.message})
+            return JSONResponse({"error": {"field": field, "message": message}}, status_code=422)
+        return await _compose_again(request, web, caller, contact, values, {field: message})
     if is_fetch(request):
         return JSONResponse({"email": status_view(email)}, status_code=202)
     return RedirectResponse(f"/contacts/{contact_id}?sent={email['id']}#composer", status_code=303)
@@ -101,22 +117,25 @@ async def _compose_again(
     request: Request,
     web: WebState,
     caller: Caller,
-    contact: dict[str, object],
+    contact: dict[str, Any],
     values: dict[str, str],
     errors: dict[str, str],
 ) -> Response:
     """Without JavaScript: the record again, with what was typed and the error at its field."""
-    own = [i for i in await inboxes.list_inboxes(web.rt, caller) if i["user_id"] == caller.user_id]
+    parent_id = values.get("in_reply_to_email_id", "")
+    replying = await reply_context(web, caller, contact, int(parent_id) if parent_id.isdigit() else None)
+    if replying is None:
+        values["in_reply_to_email_id"] = ""
     return await web.pages.render(
         request,
         "contact.html",
         {
             "contact": contact,
-            "inboxes": own,
-            "can_send": any(i["status"] == "connected" for i in own),
+            **await sending_context(web, caller),
             "compose": values,
             "compose_errors": errors,
             "compose_open": True,
+            "replying": replying,
             "just_sent": None,
             **await timeline_context(web, caller, int(str(contact["id"]))),
         },

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from inboxlink.services import contacts, emails, inboxes
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.users import Caller
+from inboxlink.web import format as fmt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
 router = APIRouter()
@@ -88,7 +89,7 @@ async def create_contact(request: Request, web: WebDep, caller: WebCaller, form:
     return RedirectResponse(f"/contacts/{contact['id']}", status_code=303)
 
 
-async def _contact(web: WebState, caller: Caller, contact_id: int) -> dict[str, object]:
+async def _contact(web: WebState, caller: Caller, contact_id: int) -> dict[str, Any]:
     try:
         return await contacts.get_contact(web.rt, caller, contact_id)
     except NotFound as exc:
@@ -111,30 +112,73 @@ def conversations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def timeline_context(web: WebState, caller: Caller, contact_id: int) -> dict[str, Any]:
     items = await emails.contact_emails(web.rt, caller, contact_id)
     files = await emails.contact_attachments(web.rt, caller, contact_id)
-    return {"threads": conversations(items), "email_count": len(items), "files": files}
+    return {
+        "threads": conversations(items),
+        "email_count": len(items),
+        "files": files,
+        "contact_id": contact_id,
+    }
+
+
+async def sending_context(web: WebState, caller: Caller) -> dict[str, Any]:
+    """The caller's own inboxes for the composer's From, and whether any of them can send."""
+    own = [i for i in await inboxes.list_inboxes(web.rt, caller) if i["user_id"] == caller.user_id]
+    return {"inboxes": own, "can_send": any(i["status"] == "connected" for i in own)}
+
+
+async def reply_context(
+    web: WebState, caller: Caller, contact: dict[str, Any], email_id: int | None
+) -> dict[str, Any] | None:
+    """The email being answered as the composer shows it; None when it is unknown or not on this record."""
+    if email_id is None:
+        return None
+    try:
+        email = await emails.get_email(web.rt, caller, email_id)
+    except NotFound:
+        return None
+    on_record = email["contact_ids"]
+    if not isinstance(on_record, list) or contact["id"] not in on_record:
+        return None
+    return {"id": email["id"], **fmt.reply_target(email)}
 
 
 @router.get("/contacts/{contact_id}", include_in_schema=False)
 async def contact_record(
-    request: Request, web: WebDep, caller: WebCaller, contact_id: int, sent: int | None = None
+    request: Request,
+    web: WebDep,
+    caller: WebCaller,
+    contact_id: int,
+    sent: int | None = None,
+    reply: int | None = None,
+    compose: bool = False,
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
-    own = [i for i in await inboxes.list_inboxes(web.rt, caller) if i["user_id"] == caller.user_id]
     just_sent = None
     if sent is not None:
         try:
             just_sent = await emails.get_email(web.rt, caller, sent)
         except NotFound:
             just_sent = None
+    # ?reply=<email id>: the Reply link without JavaScript, the composer opens answering that email;
+    # ?compose=1: it opens for a new one.
+    replying = await reply_context(web, caller, contact, reply)
+    values = {"to": contact["email"], "cc": "", "subject": "", "text": "", "in_reply_to_email_id": ""}
+    if replying:
+        values.update(
+            to=replying["to"] or contact["email"],
+            subject=replying["subject"],
+            in_reply_to_email_id=str(replying["id"]),
+        )
     return await web.pages.render(
         request,
         "contact.html",
         {
             "contact": contact,
-            "inboxes": own,
-            "can_send": any(i["status"] == "connected" for i in own),
-            "compose": {"to": contact["email"], "cc": "", "subject": "", "text": ""},
+            **await sending_context(web, caller),
+            "compose": values,
             "compose_errors": {},
+            "compose_open": compose or replying is not None,
+            "replying": replying,
             "just_sent": just_sent,
             **await timeline_context(web, caller, contact_id),
         },

@@ -77,6 +77,42 @@ def people(addrs: Any) -> str:
     return ", ".join(person(a) for a in addrs or [])
 
 
+_SPECIALS = re.compile(r'[,;:"<>()@\[\]\\]')
+_RE_PREFIX = re.compile(r"^\s*re\s*(?:\[\d+\])?\s*:", re.I)
+
+
+def address_line(addr: Any) -> str:
+    """An address as typed in the composer's To field (quoted where a comma would split it)."""
+    if not isinstance(addr, dict) or not addr.get("email"):
+        return ""
+    name = (addr.get("name") or "").strip()
+    if name and _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{addr['email']}>" if name else str(addr["email"])
+
+
+def reply_subject(subject: Any) -> str:
+    """Prefix "Re: " once: "Offer" → "Re: Offer"; "RE: Offer" stays as it is."""
+    text = str(subject or "").strip()
+    return text if _RE_PREFIX.match(text) else f"Re: {text}".strip()
+
+
+def reply_target(email: dict[str, Any]) -> dict[str, str]:
+    """What answering `email` pre-fills: its sender (an outbound email: its first recipient), the
+    subject, and words naming it ("Chris Client: Re: Offer")."""
+    if email.get("direction") == "inbound":
+        addr = email.get("from")
+    else:
+        addr = next(iter(email.get("to") or []), None)
+    who = (addr.get("name") or addr.get("email")) if isinstance(addr, dict) else ""
+    subject = str(email.get("subject") or "").strip() or "(no subject)"
+    return {
+        "to": address_line(addr),
+        "subject": reply_subject(email.get("subject")),
+        "label": f"{who}: {subject}" if who else subject,
+    }
+
+
 def initials(contact: dict[str, Any]) -> str:
     words = [w for w in re.split(r"[\s.@_-]+", contact.get("name") or contact.get("email") or "") if w]
     return "".join(w[0] for w in words[:2]).upper() or "?"

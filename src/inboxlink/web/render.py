@@ -60,6 +60,7 @@ def make_environment() -> Environment:
         srcdoc=fmt.srcdoc,
         frame_height=fmt.frame_height,
         has_remote_images=fmt.has_remote_images,
+        reply_target=fmt.reply_target,
         reason_text=reason_text,
     )
     return env

@@ -102,6 +102,7 @@ async def _page(
             "errors": errors or {},
             "reconnect_errors": reconnect_errors or {},
             "connected": request.query_params.get("connected"),
+            "removed": request.query_params.get("removed") == "1",
         },
         caller=caller,
         status=status,
@@ -160,6 +161,28 @@ async def reconnect(
     except ServiceError as exc:
         return await _page(request, web, caller, reconnect_errors={inbox_id: friendly(exc)}, status=422)
     return RedirectResponse(f"/settings?connected={inbox_id}#inbox-{inbox_id}", status_code=303)
+
+
+@router.get("/settings/inboxes/{inbox_id}/remove", include_in_schema=False)
+async def confirm_remove(request: Request, web: WebDep, caller: WebCaller, inbox_id: int) -> Response:
+    """The confirmation step: what removing means, and a form (no JavaScript needed) to do it."""
+    own = [
+        i
+        for i in await inboxes.list_inboxes(web.rt, caller)
+        if i["id"] == inbox_id and i["user_id"] == caller.user_id
+    ]
+    if not own:
+        raise PageNotFound()  # unknown, already removed, or a teammate's
+    return await web.pages.render(request, "inbox_remove.html", {"inbox": own[0]}, caller=caller)
+
+
+@router.post("/settings/inboxes/{inbox_id}/remove", include_in_schema=False)
+async def remove(web: WebDep, caller: WebCaller, inbox_id: int, _: CheckedForm) -> Response:
+    try:
+        await inboxes.delete_inbox(web.rt, caller, inbox_id)
+    except NotFound as exc:
+        raise PageNotFound() from exc
+    return RedirectResponse("/settings?removed=1", status_code=303)
 
 
 @router.post("/settings/bcc/rotate", include_in_schema=False)

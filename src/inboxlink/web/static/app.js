@@ -6,6 +6,7 @@
   const fetchHeaders = { "X-Requested-With": "fetch" };
   const body = document.body;
   const contactId = body.dataset.contactId;
+  const composer = document.querySelector("form[data-composer]"); // on a contact's record
   const imagesLoaded = new Set(); // emails whose remote images the reader asked for
   const timers = {};
 
@@ -74,13 +75,22 @@
     }
     const opener = ev.target.closest("[data-open-composer]");
     if (opener) {
-      const composer = document.getElementById("composer");
-      if (composer) {
-        ev.preventDefault();
-        composer.open = true;
-        composer.scrollIntoView({ block: "start" });
-        (document.getElementById("compose-subject") || composer.querySelector("summary")).focus();
-      }
+      if (openComposer("compose-subject")) ev.preventDefault();
+      return;
+    }
+    const reply = ev.target.closest("[data-reply]");
+    if (reply && composer) {
+      // Same page, no reload: the composer answers this email (the link's href is the no-JS way).
+      ev.preventDefault();
+      setReply(reply);
+      openComposer("compose-text");
+      return;
+    }
+    const cancel = ev.target.closest("[data-cancel-reply]");
+    if (cancel && composer) {
+      ev.preventDefault();
+      setReply(null);
+      document.getElementById("compose-to")?.focus();
       return;
     }
     const copy = ev.target.closest("[data-copy]");
@@ -88,10 +98,32 @@
   });
 
   // ---- the composer: send with fetch, then follow queued → sent / failed ----
-  const composer = document.querySelector("form[data-composer]");
   const statusBox = document.querySelector("[data-compose-status]");
   let watching = null;
   let pollTimer = null;
+
+  function openComposer(focusId) {
+    const details = document.getElementById("composer");
+    if (!details) return false;
+    details.open = true;
+    details.scrollIntoView({ block: "start" });
+    (document.getElementById(focusId) || details.querySelector("summary")).focus();
+    return true;
+  }
+
+  // A reply: To = who wrote that email, "Re: …", and its id in a hidden field; null = a new email.
+  function setReply(link) {
+    const field = (name) => composer.querySelector(`[name="${name}"]`);
+    const d = link ? link.dataset : {};
+    field("to").value = d.replyTo || composer.dataset.defaultTo;
+    field("subject").value = link ? d.replySubject : "";
+    field("in_reply_to_email_id").value = link ? d.reply : "";
+    const note = composer.querySelector("[data-reply-note]");
+    note.hidden = !link;
+    note.querySelector("[data-reply-label]").textContent = d.replyLabel || "";
+    field("text").setAttribute("aria-describedby", `${link ? "compose-reply-note " : ""}compose-text-error`);
+    clearErrors(composer);
+  }
 
   function showStatus(view) {
     if (!statusBox) return;
@@ -164,6 +196,7 @@
       const data = await response.json().catch(() => null);
       if (response.ok && data?.email) {
         composer.reset();
+        setReply(null);
         showStatus(data.email);
         if (data.email.state === "queued") watch(data.email.id);
         if (contactId) swap(`/contacts/${contactId}/timeline`);

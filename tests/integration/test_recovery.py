@@ -221,3 +221,34 @@ async def test_smtp_password_refused_fails_the_send_and_disconnects(
         "/api/v1/emails", {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "x", "text": "y"}
     )
     assert again.status_code == 422 and again.json()["error"]["code"] == "inbox_disconnected"
+
+
+async def test_a_deleted_sent_folder_does_not_stop_reply_logging(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    async with running_app(tmp_path / "data", INBOXLINK_POLL_INTERVAL="1") as app:
+        user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+        resp = await user.post(
+            "/api/v1/emails",
+            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Hi", "text": "t"},
+        )
+        sent = await wait_sent(user, resp.json()["id"])
+        await wait_for(lambda: monitor_connected(app, inbox["id"]))
+        mail_server.doveadm("mailbox", "delete", "-s", "-u", mail_user.email, "Sent")
+        _id, raw = make_reply(
+            sender=CLIENT,
+            to=mail_user.email,
+            subject="Re: Hi",
+            text="still logged",
+            in_reply_to=sent["message_id"],
+        )
+        mail_server.deliver(mail_user.email, raw)
+        [reply] = await inbound(user, sent["contact_ids"][0])
+        assert "still logged" in reply["text"]
+
+        async def error_shown():
+            body = await _inbox(user, inbox["id"])
+            return body if body["last_error"] and "Sent" in body["last_error"] else None
+
+        body = await wait_for(error_shown, timeout=10)
+        assert body["status"] == "connected"

@@ -133,8 +133,14 @@ class InboxMonitor:
                 # arrives during the pass means "look again", never "lost until the next poll".
                 check_sent = time.monotonic() - last_full_pass >= self.rt.settings.poll_interval
                 if check_sent and inbox.sent_folder:
-                    await self.sync_folder(client, inbox, inbox.sent_folder, condstore)
-                    self.folder_syncs += 1
+                    try:
+                        await self.sync_folder(client, inbox, inbox.sent_folder, condstore)
+                        self.folder_syncs += 1
+                    except imap.CommandFailed as exc:
+                        # A renamed or deleted Sent folder must not stop reply logging in INBOX.
+                        text = f"the Sent folder {inbox.sent_folder!r} cannot be opened: {exc}"
+                        log.warning("inbox %s: %s", inbox.id, text)
+                        await health.record_error(self.rt, inbox.id, text, None)
                 client.pending_exists = False
                 await self.sync_folder(client, inbox, "INBOX", condstore)
                 self.folder_syncs += 1

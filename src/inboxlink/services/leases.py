@@ -19,8 +19,18 @@ from inboxlink.services.runtime import Runtime, now
 from inboxlink.storage.tables import inbox_leases
 
 
-async def claim(rt: Runtime, owner: str, inbox_ids: Iterable[int], ttl: float, limit: int) -> dict[int, int]:
-    """Try to take up to `limit` of `inbox_ids`; returns {inbox_id: token} of those won."""
+async def owners(rt: Runtime) -> set[str]:
+    async with rt.engine.connect() as conn:
+        return set((await conn.execute(select(inbox_leases.c.owner).distinct())).scalars())
+
+
+async def claim(
+    rt: Runtime, owner: str, inbox_ids: Iterable[int], ttl: float, limit: int, dead_owners: Iterable[str] = ()
+) -> dict[int, int]:
+    """Try to take up to `limit` of `inbox_ids`; returns {inbox_id: token} of those won. Leases of
+    `dead_owners` (workers known to be gone, e.g. a killed process on this host) are taken at once
+    instead of after they expire."""
+    dead = list(dead_owners)
     won: dict[int, int] = {}
     for inbox_id in inbox_ids:
         if len(won) >= limit:
@@ -50,7 +60,11 @@ async def claim(rt: Runtime, owner: str, inbox_ids: Iterable[int], ttl: float, l
                 .where(
                     inbox_leases.c.inbox_id == inbox_id,
                     inbox_leases.c.token == row.token,
-                    or_(inbox_leases.c.expires_at < stamp, inbox_leases.c.owner == owner),
+                    or_(
+                        inbox_leases.c.expires_at < stamp,
+                        inbox_leases.c.owner == owner,
+                        inbox_leases.c.owner.in_(dead),
+                    ),
                 )
                 .values(owner=owner, token=row.token + 1, expires_at=stamp + timedelta(seconds=ttl))
             )

@@ -22,6 +22,26 @@ from inboxlink.sync.monitor import InboxMonitor
 log = logging.getLogger(__name__)
 
 
+def owner_is_dead(owner: str) -> bool:
+    """A lease owner is "host:pid:nonce". On this host we can tell whether that process still
+    runs: a worker restarted after kill -9 takes its inboxes back at once instead of after the TTL.
+    Owners on other hosts are never judged dead here; their leases expire."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # our own pid: another Supervisor of this process, which is alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, owned by someone else
+    return False
+
+
 class Supervisor:
     def __init__(
         self, rt: Runtime, *, rescan: float = 5.0, lease_ttl: float = 30.0, claim_batch: int = 100
@@ -39,11 +59,12 @@ class Supervisor:
     async def run(self) -> None:
         try:
             while not self._stopping.is_set():
+                # Cleared before the pass: a change that lands during it wakes the next one at once.
+                self.rt.inboxes_changed.clear()
                 try:
                     await self.reconcile()
                 except Exception:
                     log.exception("supervisor: could not read the inbox list; retrying")
-                self.rt.inboxes_changed.clear()
                 waits = {
                     asyncio.ensure_future(self._stopping.wait()),
                     asyncio.ensure_future(self.rt.inboxes_changed.wait()),

@@ -114,8 +114,9 @@ class Supervisor:
                 del self.held[inbox_id]
         candidates = [i for i in wanted if i not in self.held]
         if candidates:
+            dead = {o for o in await leases.owners(self.rt) if owner_is_dead(o)}
             self.held.update(
-                await leases.claim(self.rt, self.owner, candidates, self.lease_ttl, self.claim_batch)
+                await leases.claim(self.rt, self.owner, candidates, self.lease_ttl, self.claim_batch, dead)
             )
         for inbox_id, secret in wanted.items():
             if inbox_id in self.held and inbox_id not in self.monitors:

@@ -117,10 +117,10 @@ ROWS = (
         "serve_backlog",
         f"5  serve start → {BACKLOG_SERVE} replies visible",
         30.0,
-        f"old lease ({SERVE_LEASE_TTL:.0f} s TTL), next {SERVE_RESCAN:.0f} s pass",
+        "dead owner's lease retaken at once (same host)",
     ),
     Row("serve_http", "     serve start → HTTP answers", None, "imports + migrations"),
-    Row("serve_lease", "     old lease left at serve start", None, "kill -9 leaves it held"),
+    Row("serve_lease", "     old lease left at serve start", None, "not waited for: its pid is gone"),
 )
 
 
@@ -543,9 +543,9 @@ what each figure measures (median/max over the repetitions; 'visible' = listed b
      {OUTAGE:.0f} s later MailServer.start() called → a reply delivered once it is up is listed; it contains
      Dovecot's own start-up and the backoff the monitor is in at that moment, both shown below it.
   5  `inboxlink serve` started again after kill -9 → all {BACKLOG_SERVE} replies delivered while it was down
-     are listed by its HTTP API; bounded below by the dead process's lease ({SERVE_LEASE_TTL:.0f} s TTL, renewed
-     every {SERVE_RESCAN:.0f} s): the new process claims it at its first {SERVE_RESCAN:.0f} s pass after the expiry, i.e.
-     ~{SERVE_LEASE_TTL - SERVE_RESCAN:.0f} s or ~{SERVE_LEASE_TTL:.0f} s after its start depending on when in the renewal cycle the crash came.
+     are listed by its HTTP API. The killed process still holds its inbox leases ({SERVE_LEASE_TTL:.0f} s TTL), but
+     its owner is on this host and its pid is gone, so the new process takes them over at once; a
+     worker that dies on another host is only replaced after its lease expires.
 targets: kick → reconnected ≤ 5 s; password change → disconnected ≤ 60 s (the issue's bound);
 restart → backlog ≤ 30 s (also applied to 3, the backlog after reconnecting)."""
     )

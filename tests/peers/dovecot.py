@@ -7,7 +7,6 @@ passwd-file per user), mail/ (maildirs, owned by uid 5000), log/dovecot.log, sta
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
 import imaplib
 import math
@@ -16,7 +15,6 @@ import shlex
 import shutil
 import signal
 import smtplib
-import socket
 import stat
 import subprocess
 import tempfile
@@ -26,6 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from inboxlink.imap.utf7 import encode_mailbox
+
+from .net import free_ports, imap_greets, port_open
 from .tls import make_self_signed
 
 HOST = "127.0.0.1"
@@ -189,7 +190,7 @@ class MailServer:
                 process.wait()
         # Login processes hold the listening sockets and exit just after the master.
         deadline = time.monotonic() + _STOP_TIMEOUT
-        while any(_port_open(self.host, p) for p in self._ports()):
+        while any(port_open(self.host, p) for p in self._ports()):
             if time.monotonic() > deadline:
                 raise DovecotError(f"Dovecot ports still open after stop\n{self.log_tail()}")
             time.sleep(0.02)
@@ -351,7 +352,7 @@ class MailServer:
             code = self._process.poll()
             if code is not None:
                 raise DovecotError(f"dovecot exited with status {code} while starting\n{self.log_tail()}")
-            if all(_port_open(self.host, p) for p in (self.imaps_port, self.lmtp_port)) and _imap_greets(
+            if all(port_open(self.host, p) for p in (self.imaps_port, self.lmtp_port)) and imap_greets(
                 self.host, self.imap_port
             ):
                 return
@@ -454,59 +455,9 @@ def _user_name(email: str) -> str:
     return user
 
 
-def free_ports(count: int) -> list[int]:
-    # Bound together so the kernel hands out distinct ports.
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind((HOST, 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _imap_greets(host: str, port: int) -> bool:
-    """A login process answers, not just the master's listening socket."""
-    try:
-        with socket.create_connection((host, port), timeout=2) as sock:
-            return sock.recv(256).startswith(b"* OK")
-    except OSError:
-        return False
-
-
 def _quote_mailbox(name: str) -> str:
-    encoded = _imap_utf7(name)
+    encoded = encode_mailbox(name)
     return '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _imap_utf7(name: str) -> str:
-    """RFC 3501 modified UTF-7 for mailbox names."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            raw = base64.b64encode("".join(pending).encode("utf-16-be")).decode()
-            out.append("&" + raw.rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            pending.append(ch)
-    flush()
-    return "".join(out)
 
 
 @atexit.register

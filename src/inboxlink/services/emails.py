@@ -19,7 +19,7 @@ from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.inboxes import owned_inbox_row
 from inboxlink.services.replies import parent_facts
 from inboxlink.services.runtime import Runtime, now
-from inboxlink.services.timeline import NewEmail, email_views, store_email
+from inboxlink.services.timeline import NewEmail, email_views, store_email, team_email_row
 from inboxlink.services.users import Caller
 from inboxlink.services.validation import header_text, normalise_address
 from inboxlink.storage.tables import attachments, email_contacts, emails, outbox, threads
@@ -222,14 +222,7 @@ async def _reply_parent(rt: Runtime, caller: Caller, email_id: object) -> Any:
             "invalid_field", "in_reply_to_email_id must be an email id.", field="in_reply_to_email_id"
         )
     async with rt.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(emails).where(emails.c.id == email_id, emails.c.team_id == caller.team_id)
-            )
-        ).first()
-    if row is None:
-        raise NotFound("email")
-    return row
+        return await team_email_row(conn, caller.team_id, email_id)
 
 
 async def get_email(rt: Runtime, caller: Caller, email_id: int) -> dict[str, object]:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from inboxlink.services.contacts import get_contact_row
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.runtime import Runtime, iso, now
-from inboxlink.services.timeline import email_views
+from inboxlink.services.timeline import email_views, team_email_row
 from inboxlink.services.users import Caller
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import email_contacts, email_moves, emails, threads
@@ -36,13 +36,7 @@ async def relink_email(rt: Runtime, caller: Caller, email_id: int, body: dict[st
     if to_contact is not None:
         await get_contact_row(rt, caller, to_contact)
     async with rt.engine.begin() as conn:
-        row = (
-            await conn.execute(
-                select(emails).where(emails.c.id == email_id, emails.c.team_id == caller.team_id)
-            )
-        ).first()
-        if row is None:
-            raise NotFound("email")
+        row = await team_email_row(conn, caller.team_id, email_id)
         before = sorted(
             (
                 await conn.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address, Attachment
 from inboxlink.services.contacts import ensure_contacts
+from inboxlink.services.errors import NotFound
 from inboxlink.services.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import attachments, email_contacts, emails, threads, tracked_ids
@@ -62,6 +64,16 @@ async def track_ids(conn: AsyncConnection, team_id: int, email_id: int, ids: Seq
         .values([{"team_id": team_id, "message_id": i, "email_id": email_id} for i in ids])
         .on_conflict_do_nothing(index_elements=["team_id", "message_id"])
     )
+
+
+async def team_email_row(conn: AsyncConnection, team_id: int, email_id: int) -> Any:
+    """The email row if it belongs to the team; NotFound otherwise (another team's is not there)."""
+    row = (
+        await conn.execute(select(emails).where(emails.c.id == email_id, emails.c.team_id == team_id))
+    ).first()
+    if row is None:
+        raise NotFound("email")
+    return row
 
 
 async def existing_email_id(conn: AsyncConnection, team_id: int, dedupe_key: str) -> int | None:

@@ -112,7 +112,8 @@ async def ensure_contacts(conn: AsyncConnection, team_id: int, people: Iterable[
     by_email: dict[str, str] = {}
     for person in people:
         address = person.email.strip().lower()
-        if address and address not in by_email:
+        # No contact for something that cannot be an address (RFC 5321 caps a path at 254).
+        if address and len(address) <= 254 and "@" in address and address not in by_email:
             by_email[address] = person.name
     if not by_email:
         return {}

@@ -103,8 +103,9 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             dedupe_key=new.dedupe_key,
             direction=new.direction,
             status=new.status,
-            from_email=new.sender.email,
-            from_name=new.sender.name,
+            # Hostile mail can carry any length; PostgreSQL enforces column sizes (SQLite does not).
+            from_email=new.sender.email[:320],
+            from_name=new.sender.name[:200],
             to_addrs=_addr_json(new.to),
             cc_addrs=_addr_json(new.cc),
             bcc_addrs=_addr_json(new.bcc),
@@ -137,8 +138,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             attachments.insert().values(
                 team_id=new.team_id,
                 email_id=email_id,
-                filename=item.filename,
-                content_type=item.content_type,
+                filename=item.filename[:255],
+                content_type=item.content_type[:255],
                 size=item.size,
                 blob=blob,
                 created_at=stamp,

@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
 from inboxlink import imap
 from inboxlink.domain.matching import candidate_ids, find_match
@@ -38,6 +39,7 @@ MATCH_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "
 CHUNK = 500  # UIDs per FETCH: keeps each command far below Dovecot's 64 KB line limit
 MAX_UIDVALIDITY_CHANGES = 5  # within one process lifetime of a folder: more means a broken server
 BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
+POISON_RETRIES = 3  # sessions in which one message failed to store before it is stepped over
 
 
 class AuthRefused(Exception):
@@ -58,6 +60,7 @@ class InboxMonitor:
         self.folder_syncs = 0  # completed folder passes (lets tests wait for "looked again")
         self._failing_since: float | None = None
         self._uidvalidity_changes: dict[str, int] = {}
+        self._failures: dict[tuple[str, int], int] = {}
 
     async def run(self) -> None:
         delay = BACKOFF_START
@@ -105,6 +108,17 @@ class InboxMonitor:
             await health.mark_disconnected(self.rt, inbox.id, "connection_failed", text)
         await self._sleep(wait)
         return min(delay * 2, BACKOFF_CAP)
+
+    async def _poison(self, inbox: Any, folder: str, uid: int, exc: Exception) -> bool:
+        """True when (folder, uid) has now failed POISON_RETRIES times and is to be skipped."""
+        key = (folder, uid)
+        self._failures[key] = self._failures.get(key, 0) + 1
+        if self._failures[key] < POISON_RETRIES:
+            return False
+        text = f"{folder} UID {uid}: a matching message could not be stored and was skipped ({exc.__class__.__name__})"
+        log.error("inbox %s: %s: %s", inbox.id, text, exc)
+        await health.record_error(self.rt, inbox.id, text, None)
+        return True
 
     async def _load(self) -> Any:
         async with self.rt.engine.connect() as conn:
@@ -251,9 +265,16 @@ class InboxMonitor:
                 full = await client.fetch_full(message.uid)
                 if full is None or full.body is None:
                     continue  # expunged between the two fetches: nothing to log
-                logged = await replies.log_matched_message(
-                    self.rt, inbox, folder, cursor, message.uid, full.body, match, outbound=outbound
-                )
+                try:
+                    logged = await replies.log_matched_message(
+                        self.rt, inbox, folder, cursor, message.uid, full.body, match, outbound=outbound
+                    )
+                except (DataError, ProgrammingError, IntegrityError) as exc:
+                    # The database refuses this one message (not a connection problem). Retry it a
+                    # few times, then step over it visibly rather than block the inbox for good.
+                    if not await self._poison(inbox, folder, message.uid, exc):
+                        raise
+                    logged = None
                 own_id = summaries[message.uid].message_id
                 if logged is not None and own_id:
                     # A reply to this reply may sit later in the same chunk: it is tracked from now on.

@@ -71,6 +71,9 @@ class ResponseReader:
         self._literals: list[bytes] = []
         self._max_line = max_line_length
         self._max_literal = max_literal_size
+        # Literal bytes since the transport last reset it (once per command): a hostile server
+        # cannot make one command's answer, many literals together, grow without bound.
+        self.literal_bytes = 0
 
     def feed(self, data: bytes) -> None:
         if self._pos:
@@ -110,6 +113,9 @@ class ResponseReader:
                 if size >= 0:
                     if size > self._max_literal:
                         raise ProtocolError(f"literal of {size} bytes exceeds {self._max_literal}")
+                    self.literal_bytes += size
+                    if self.literal_bytes > self._max_literal:
+                        raise ProtocolError(f"more than {self._max_literal} bytes of literals in one answer")
                     self._segments.append(line[:marker])
                     self._need = size
                     continue

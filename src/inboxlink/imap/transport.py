@@ -83,6 +83,7 @@ class Connection:
         on_challenge: Callable[[Continuation], bytes] | None,
         on_fetch: Callable[[Fetch], None] | None,
     ) -> tuple[list[Response], StatusResponse]:
+        self._parser.literal_bytes = 0
         await self._send(chunks[0])
         rest = chunks[1:]
         untagged: list[Response] = []
@@ -124,6 +125,7 @@ class Connection:
                 raise
 
     async def _idle(self, tag: str, timeout: float) -> list[str]:
+        self._parser.literal_bytes = 0
         await self._send(f"{tag} IDLE\r\n".encode("ascii"))
         lines: list[str] = []
         while not isinstance(resp := await self.next_response(), Continuation):

@@ -276,6 +276,20 @@ def test_line_and_literal_limits() -> None:
         feed(b"* 1 FETCH (BODY[] {11}\r\n", reader=ResponseReader(max_literal_size=10))
 
 
+def test_many_literals_in_one_answer_are_capped() -> None:
+    # Each literal is within the limit, but together they are not: a hostile server must not be
+    # able to make one command's answer grow without bound.
+    reader = ResponseReader(max_literal_size=10)
+    assert len(feed(b"* 1 FETCH (BODY[] {6}\r\nabcdef)\r\n", reader=reader)) == 1
+    with pytest.raises(ProtocolError):
+        feed(b"* 2 FETCH (BODY[] {6}\r\nabcdef)\r\n", reader=reader)
+    # The count is per command: the transport resets it, and the same answers then fit again.
+    reader = ResponseReader(max_literal_size=10)
+    assert len(feed(b"* 1 FETCH (BODY[] {6}\r\nabcdef)\r\n", reader=reader)) == 1
+    reader.literal_bytes = 0
+    assert len(feed(b"* 2 FETCH (BODY[] {6}\r\nabcdef)\r\n", reader=reader)) == 1
+
+
 def test_bare_lf_tolerated_and_buffered_count() -> None:
     reader = ResponseReader()
     assert feed(b"* 2 EXISTS\n* 1 REC", reader=reader) == [Exists(2)]

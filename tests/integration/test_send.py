@@ -73,6 +73,33 @@ async def _messages(mail_server, user_email, folder):
     return mail_server.messages(user_email, folder)
 
 
+async def test_html_we_send_is_shown_sanitised_but_sent_as_written(
+    app, mail_server, provider_smtp, mail_user
+):
+    user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+    html = '<p onclick="steal()">Offer</p><script>alert(1)</script><img src="https://tracker.test/p.gif">'
+    resp = await user.post(
+        "/api/v1/emails",
+        {
+            "inbox_id": inbox["id"],
+            "to": [{"email": "h@elsewhere.test"}],
+            "subject": "H",
+            "text": "t",
+            "html": html,
+        },
+    )
+    shown = (await user.get(f"/api/v1/emails/{resp.json()['id']}")).json()["html"]
+    assert (
+        "Offer" in shown
+        and "<script" not in shown
+        and "onclick" not in shown
+        and ' src="https://tracker' not in shown
+    )
+    await wait_sent(user, resp.json()["id"])
+    sent_copy = one_message(mail_server.messages(mail_user.email, "Sent")[0])
+    assert "<script>alert(1)</script>" in sent_copy.get_body(("html",)).get_content()
+
+
 async def test_copy_lands_once_in_special_use_sent_and_is_seen(app, mail_server, provider_smtp, mail_user):
     user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
     resp = await user.post(
@@ -174,7 +201,12 @@ async def test_size_limit_is_a_clear_error(tmp_path, trust_test_ca, mail_server,
         assert resp.json()["error"]["code"] == "message_too_large"
         assert "KB" in resp.json()["error"]["message"] or "bytes" in resp.json()["error"]["message"]
         # A body far beyond any allowed email is refused before it is read into memory.
-        huge = {"inbox_id": inbox["id"], "to": [{"email": "a@elsewhere.test"}], "subject": "x", "text": "y" * 3_000_000}
+        huge = {
+            "inbox_id": inbox["id"],
+            "to": [{"email": "a@elsewhere.test"}],
+            "subject": "x",
+            "text": "y" * 3_000_000,
+        }
         resp = await user.post("/api/v1/emails", huge)
         assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
 

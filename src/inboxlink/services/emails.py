@@ -14,6 +14,7 @@ from inboxlink.domain.models import Address, Attachment, OutgoingMessage
 from inboxlink.domain.threads import decide_thread
 from inboxlink.mime.build import build_message
 from inboxlink.mime.parse import safe_filename
+from inboxlink.mime.sanitize import sanitize_html
 from inboxlink.services.contacts import get_contact_row
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.inboxes import owned_inbox_row
@@ -184,7 +185,8 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
                 bcc=bcc,
                 subject=subject,
                 text=text,
-                html=html,
+                # What the CRM shows is sanitised like any logged mail; the wire gets what was written.
+                html=sanitize_html(html) if html else None,
                 sent_at=None,
                 attachments=files,
                 inbox_id=inbox.id,

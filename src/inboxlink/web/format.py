@@ -155,14 +155,23 @@ def has_remote_images(html: str | None) -> bool:
     return bool(html) and f' {REMOTE_SRC_ATTRIBUTE}="' in (html or "")
 
 
+FRAME_SCAN_LIMIT = 200_000
+
+
 def frame_height(email: dict[str, Any]) -> int:
     """A sandboxed frame without scripts cannot report its height: estimate it from the HTML's
     text and blocks (the reader can still drag the frame taller)."""
-    html = str(email.get("html") or "")
-    flowed = re.sub(r"<(?:br|/p|/div|/tr|/li|/h[1-6]|/blockquote)\b[^>]*>", "\n", html, flags=re.I)
-    text = re.sub(r"<[^>]+>", "", flowed).strip()
+    # Bounded input and bounded repeats: a hostile body must not make these regexes backtrack for
+    # long (they run on every view of the record, on the shared event loop).
+    html = str(email.get("html") or "")[:FRAME_SCAN_LIMIT]
+    flowed = re.sub(r"<(?:br|/p|/div|/tr|/li|/h[1-6]|/blockquote)\b[^<>]{0,2000}>", "\n", html, flags=re.I)
+    text = re.sub(r"<[^<>]{0,4000}>", "", flowed).strip()
     lines = sum(max(1, math.ceil(len(line) / 85)) for line in text.splitlines() or [""])
     paragraphs = len(re.findall(r"<p\b", html, flags=re.I))
     # Images with a real size and not a 1x1 pixel: room for a modest picture each.
-    images = len(re.findall(r'<img\b(?![^>]*\b(?:width|height)="[01]")[^>]*(?:src|data-remote-src)="', html))
+    images = len(
+        re.findall(
+            r'<img\b(?![^<>]{0,2000}\b(?:width|height)="[01]")[^<>]{0,2000}(?:src|data-remote-src)="', html
+        )
+    )
     return max(90, min(640, round(48 + lines * 23 + paragraphs * 16 + images * 90)))

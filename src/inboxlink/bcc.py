@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 NO_SUCH_ADDRESS = "550 5.1.1 No such BCC logging address"
 DRAIN_SECONDS = 5.0  # on stop, how long a message being logged may take to finish
 SESSION_TIMEOUT = 120.0  # seconds of client silence before aiosmtpd drops the connection
+MAX_SESSIONS = 100  # concurrent SMTP sessions; more get 421 (MTAs retry)
 
 
 def _safe(text: str) -> str:
@@ -95,6 +96,15 @@ class _Handler:
         return _safe(f"250 2.0.0 Accepted; {result.note}")
 
 
+class _Busy(asyncio.Protocol):
+    """Answers 421 and hangs up: the sending MTA retries later."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+        transport.close()
+
+
 class BccListener:
     """`await start()` binds (port 0 → a free port, then in `port`); `stop()` stops accepting.
     `run()` is start + serve until `stop()` + let in-flight messages finish, for the runner."""
@@ -110,7 +120,11 @@ class BccListener:
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self._stopped = asyncio.Event()
 
-    def _protocol(self) -> SMTP:
+    def _protocol(self) -> asyncio.Protocol:
+        if len(self._sessions) >= MAX_SESSIONS:
+            # Unauthenticated and reachable by any MTA: a flood of idle connections must not take
+            # the process's file descriptors (and with them the web UI and API).
+            return _Busy()
         smtp = SMTP(
             self._handler,
             data_size_limit=self.rt.settings.max_send_bytes,

@@ -39,6 +39,9 @@ class Settings:
     idle_restart: float
     disconnect_after: float
     send_retry_limit: int
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs); none by default, so a
+    # client cannot pick the address the sign-in throttle sees.
+    trusted_proxies: str
 
     @property
     def attachments_dir(self) -> Path:
@@ -91,4 +94,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         idle_restart=number("IDLE_RESTART", str(25 * 60)),
         disconnect_after=number("DISCONNECT_AFTER", str(30 * 60)),
         send_retry_limit=int(number("SEND_RETRY_LIMIT", "5")),
+        trusted_proxies=get("TRUSTED_PROXIES", "").strip(),
     )

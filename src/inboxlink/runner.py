@@ -59,6 +59,11 @@ async def run(settings: Settings, *, http: bool = True, bcc: bool = True) -> Non
             port=settings.http_port,
             log_level="warning",
             lifespan="off",
+            # Open live-update streams (SSE) must not hold the stop beyond the grace period.
+            timeout_graceful_shutdown=3,
+            # X-Forwarded-For only from configured proxies (none by default).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
         )
         srv = _Server(config)
         start(srv.serve(), lambda: setattr(srv, "should_exit", True), "http")

@@ -285,3 +285,28 @@ async def test_forwarded_email_is_logged_on_the_original_sender(plain_app, form)
     # Only the original is logged: the forward itself had nobody else to go on.
     assert await no_contact(user, "seller@crm.test")
     assert [c["email"] for c in (await user.get("/api/v1/contacts")).json()["items"]] == [ALICE]
+
+
+async def test_the_logging_address_never_shows_among_the_recipients(plain_app):
+    user = await plain_app.user("seller@crm.test")
+    # Some people put the address in Cc instead of Bcc: it must not be shown to teammates.
+    raw = message("seller@crm.test", "buyer@prospect.test", "Visible Cc", "hello", Cc=bcc_address(user))
+    async with listening(plain_app.rt) as listener:
+        await send(listener, "seller@crm.test", [bcc_address(user)], raw)
+    [logged] = await emails_of(user, "buyer@prospect.test")
+    assert bcc_address(user) not in str(logged["to"] + logged["cc"])
+
+
+async def test_too_many_connections_get_421(plain_app, monkeypatch):
+    import inboxlink.bcc
+
+    monkeypatch.setattr(inboxlink.bcc, "MAX_SESSIONS", 2)
+    async with listening(plain_app.rt) as listener:
+        held = [await asyncio.open_connection("127.0.0.1", listener.port) for _ in range(2)]
+        for reader, _writer in held:
+            assert (await reader.readline()).startswith(b"220")
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        assert (await reader.readline()).startswith(b"421")
+        writer.close()
+        for _reader, w in held:
+            w.close()

@@ -163,6 +163,7 @@ async def test_header_injection_and_bad_input_are_refused(app, mail_server, prov
         ({"subject": "Hello\r\nBcc: victim@example.com"}, "header_injection"),
         ({"to": [{"email": "a@elsewhere.test", "name": "Eve\nBcc: x@y.z"}]}, "header_injection"),
         ({"to": [{"email": "not an address"}]}, "invalid_address"),
+        ({"to": [{"email": "a\x1b\x07b@elsewhere.test"}]}, "invalid_address"),  # control characters
         ({"to": []}, "field_required"),
         (
             {"attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "***"}]},

@@ -106,3 +106,5 @@ async def test_mailbox_password_is_not_in_the_database_or_the_log(
     assert mail_user.password not in caplog.text
     assert mail_user.password not in (await user.get(f"/api/v1/inboxes/{inbox['id']}")).text
     assert (app.data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert (app.data_dir / "inboxlink.db").stat().st_mode & 0o777 == 0o600
+    assert app.data_dir.stat().st_mode & 0o777 == 0o700

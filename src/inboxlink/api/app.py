@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from inboxlink import __version__, web
 from inboxlink.api import errors
+from inboxlink.api.limits import BodyLimit
 from inboxlink.api.routes import router
 from inboxlink.services.runtime import Runtime
 
@@ -18,4 +19,6 @@ def create_app(rt: Runtime) -> FastAPI:
     errors.install(app)
     app.include_router(router)
     web.install(app)
+    # base64 grows attachments by 4/3; room for the rest of the request on top.
+    app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)
     return app

@@ -34,28 +34,9 @@ async def get_caller(request: Request, rt: RuntimeDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-class PayloadTooLarge(ServiceError):
-    status = 413
-
-
-async def json_body(request: Request, rt: RuntimeDep) -> dict[str, Any]:
-    # base64 grows attachments by 4/3; allow that plus room for the rest of the JSON, and stop
-    # reading as soon as a body is larger, so a huge upload cannot exhaust memory.
-    limit = rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            "payload_too_large", f"The request body is larger than {limit // 1024 // 1024} MB."
-        )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(
-                "payload_too_large", f"The request body is larger than {limit // 1024 // 1024} MB."
-            )
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+async def json_body(request: Request) -> dict[str, Any]:
+    # The size was already bounded by the BodyLimit middleware (api/limits.py).
+    raw = await request.body()
     try:
         body = json.loads(raw or b"{}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

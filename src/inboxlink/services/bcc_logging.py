@@ -240,6 +240,9 @@ def _original(user: BccUser, inner: ParsedMessage, key: str, inbox_id: int | Non
         people |= {inner.sender.email.lower()}
         item = _item(user, inner, key, inbox_id, "inbound", [inner.sender], people)
     item.forwarded = True
+    # Not tracked: a forwarded original's Message-ID is whatever the forwarder put there, and
+    # tracking it team-wide would let one user make another user's private replies get logged.
+    item.new.track = False
     return item
 
 
@@ -268,6 +271,11 @@ async def _place_in_thread(conn: AsyncConnection, item: _Item) -> None:
 
 async def _write(rt: Runtime, user: BccUser, items: list[_Item]) -> BccResult:
     """Everything of one message in one transaction: the MTA gets 250 only once all of it is stored."""
+    # The logging address is a credential: it never shows among the recipients on a record.
+    suffix = "@" + rt.settings.bcc_domain.lower()
+    for item in items:
+        item.new.to = [p for p in item.new.to if not p.email.lower().endswith(suffix)]
+        item.new.cc = [p for p in item.new.cc if not p.email.lower().endswith(suffix)]
     for attempt in range(2):
         ids: list[int] = []
         written: list[int] = []  # indexes into `items`

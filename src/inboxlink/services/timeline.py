@@ -48,6 +48,8 @@ class NewEmail:
     contact_addresses: Sequence[Address] | None = None
     # Contacts that get the email whatever its addresses say (e.g. the contacts of the parent email).
     extra_contact_ids: Sequence[int] = field(default=())
+    # Whether replies to this email's Message-ID are logged (false for forwarded originals).
+    track: bool = True
 
 
 def _addr_json(people: Sequence[Address]) -> list[dict[str, str]]:
@@ -130,7 +132,7 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         await conn.execute(
             email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
         )
-    if new.message_id:
+    if new.message_id and new.track:
         await track_ids(conn, new.team_id, email_id, [new.message_id])
     for item in new.attachments:
         blob = rt.blobs.put(item.data) if item.data else None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -119,16 +121,26 @@ async def caller_for_user_id(rt: Runtime, user_id: int) -> Caller | None:
     return None if row is None else _caller(row)
 
 
+# Argon2 costs ~100 ms of CPU: run it off the event loop, at most two at a time (one per core), so
+# a burst of sign-ins slows sign-ins, not every other request of the process.
+_hashing = asyncio.Semaphore(2)
+
+
+async def _off_loop(fn: Callable[..., object], *args: str) -> object:
+    async with _hashing:
+        return await asyncio.to_thread(fn, *args)
+
+
 async def check_password(rt: Runtime, email: str, password: str) -> Caller | None:
     """The caller on a right password, else None (same answer for an unknown address)."""
     async with rt.engine.connect() as conn:
         row = (await conn.execute(select(users).where(users.c.email == email.strip().lower()))).first()
     if row is None:
         # Spend the same time as a real check so timing does not reveal which addresses exist.
-        _hasher.hash(password)
+        await _off_loop(_hasher.hash, password)
         return None
     try:
-        _hasher.verify(row.password_hash, password)
+        await _off_loop(_hasher.verify, row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
     return _caller(row)

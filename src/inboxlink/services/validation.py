@@ -9,7 +9,7 @@ from inboxlink.services.errors import ServiceError
 # Deliberately plain: one @, a dot-free-or-dotted domain, no spaces or control characters. Full
 # RFC 5321 grammar admits quoted local parts no CRM user has; refusing them is the safer error.
 _ADDRESS = re.compile(
-    r"^[^@\s\"<>(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$"
+    r"^[^@\s\x00-\x1f\x7f\"<>(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$"
 )
 
 

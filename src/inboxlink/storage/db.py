@@ -3,6 +3,7 @@ on the matching sync drivers so `inboxlink migrate` needs no event loop."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,10 @@ def migrate(raw: str) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     url = sync_url(raw)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(url.database)
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created private: the database holds mail and the BCC tokens (os.open: never a moment at 0644).
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
     command.upgrade(alembic_config(raw), "head")
 
 

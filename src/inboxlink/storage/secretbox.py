@@ -32,7 +32,8 @@ class SecretBox:
             return cls(configured.split(","))
         key_file = data_dir / "secret.key"
         if not key_file.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
+            # 0700: the data dir holds the key, the database and the attachment blobs.
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             # O_EXCL: two processes starting at once must not write two different keys.
             try:
                 fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -38,13 +38,15 @@ async def login(request: Request, web: WebDep, form: CheckedForm) -> Response:
 
     if not email or not isinstance(password, str) or not password:
         return await again("Enter your email address and your password.", 422)
+    if len(email) > 320 or len(password) > 1024:
+        return await again("That email address and password don’t match. Check them and try again.", 401)
     wait = web.throttle.wait_minutes(email, ip)
     if wait:
         unit = "minute" if wait == 1 else "minutes"
         return await again(f"Too many attempts. For your security, try again in {wait} {unit}.", 429)
+    web.throttle.attempt(email, ip)
     caller = await check_password(web.rt, email, password)
     if caller is None:
-        web.throttle.failed(email, ip)
         return await again("That email address and password don’t match. Check them and try again.", 401)
     web.throttle.succeeded(email, ip)
     response = RedirectResponse(next_path, status_code=303)

@@ -140,6 +140,9 @@ def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
+ACCOUNT_FACTOR = 4  # attempts per account from all IPs together, as a multiple of the per-IP limit
+
+
 class SignInThrottle:
     """Failed sign-ins per (address, IP) in a sliding window; in memory (one process)."""
 
@@ -157,22 +160,33 @@ class SignInThrottle:
             return deque()
         return stamps
 
+    def _keys(self, email: str, ip: str) -> list[tuple[tuple[str, str], int]]:
+        # Per address and IP, and per address from anywhere (a higher bar): rotating IPs or
+        # X-Forwarded-For values does not buy more guesses at one account.
+        address = email.strip().lower()[:320]
+        return [((address, ip), self.limit), ((address, "*"), self.limit * ACCOUNT_FACTOR)]
+
     def wait_minutes(self, email: str, ip: str) -> int:
         """0 when a sign-in may be tried, else whole minutes until the lock lifts."""
         now = time.monotonic()
-        stamps = self._recent((email.strip().lower(), ip), now)
-        if len(stamps) < self.limit:
-            return 0
-        return max(1, math.ceil((stamps[0] + self.window - now) / 60))
+        waits = [
+            max(1, math.ceil((stamps[0] + self.window - now) / 60))
+            for key, limit in self._keys(email, ip)
+            if len(stamps := self._recent(key, now)) >= limit
+        ]
+        return max(waits, default=0)
 
-    def failed(self, email: str, ip: str) -> None:
+    def attempt(self, email: str, ip: str) -> None:
+        """Counted *before* the password is checked, so concurrent guesses cannot all slip in
+        under the limit while the first ones are still being verified."""
         if len(self._failures) > 10_000:  # a spray of addresses: drop whatever has aged out
             for stale in list(self._failures):
                 self._recent(stale, time.monotonic())
-        key = (email.strip().lower(), ip)
-        stamps = self._recent(key, time.monotonic())
-        stamps.append(time.monotonic())
-        self._failures[key] = stamps
+        for key, _limit in self._keys(email, ip):
+            stamps = self._recent(key, time.monotonic())
+            stamps.append(time.monotonic())
+            self._failures[key] = stamps
 
     def succeeded(self, email: str, ip: str) -> None:
-        self._failures.pop((email.strip().lower(), ip), None)
+        for key, _limit in self._keys(email, ip):
+            self._failures.pop(key, None)

@@ -1,0 +1,36 @@
+"""The sign-in throttle counts attempts before the password is checked, per address and IP and per
+address from anywhere."""
+
+from __future__ import annotations
+
+from inboxlink.web.security import ACCOUNT_FACTOR, SignInThrottle
+
+
+def test_attempts_count_before_the_check_so_a_burst_cannot_slip_through() -> None:
+    throttle = SignInThrottle(limit=5)
+    allowed = 0
+    for _ in range(60):  # 60 concurrent requests: each checks, then counts, before any verdict
+        if throttle.wait_minutes("a@x.test", "1.2.3.4") == 0:
+            throttle.attempt("a@x.test", "1.2.3.4")
+            allowed += 1
+    assert allowed == 5
+
+
+def test_rotating_ips_does_not_buy_more_guesses_at_one_account() -> None:
+    throttle = SignInThrottle(limit=5)
+    allowed = sum(
+        1
+        for i in range(100)
+        if throttle.wait_minutes("A@x.test", f"10.0.0.{i}") == 0
+        and throttle.attempt("a@x.test", f"10.0.0.{i}") is None
+    )
+    assert allowed == 5 * ACCOUNT_FACTOR
+    assert throttle.wait_minutes("b@x.test", "10.0.0.1") == 0  # other accounts are not locked
+
+
+def test_success_clears_the_count() -> None:
+    throttle = SignInThrottle(limit=2)
+    throttle.attempt("a@x.test", "ip")
+    throttle.succeeded("a@x.test", "ip")
+    throttle.attempt("a@x.test", "ip")
+    assert throttle.wait_minutes("a@x.test", "ip") == 0

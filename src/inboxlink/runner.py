@@ -15,6 +15,7 @@ import uvicorn
 from inboxlink.api.app import create_app
 from inboxlink.bcc import BccListener
 from inboxlink.config import Settings
+from inboxlink.services.event_bridge import EventBridge
 from inboxlink.services.runtime import Runtime
 from inboxlink.storage.db import migrate
 from inboxlink.sync.outbox_worker import OutboxWorker
@@ -91,6 +92,9 @@ def _optional_parts(rt: Runtime, *, bcc: bool) -> list[tuple[Awaitable[None], Ca
     parts: list[tuple[Awaitable[None], Callable[[], None], str]] = [
         (supervisor.run(), supervisor.stop, "monitors")
     ]
+    bridge = EventBridge(rt)
+    if bridge.needed:
+        parts.append((bridge.run(), bridge.stop, "events"))
     if bcc and rt.settings.bcc_smtp is not None:
         listener = BccListener(rt)
         parts.append((listener.run(), listener.stop, "bcc"))

@@ -3,8 +3,11 @@ one of them, and when one stops the other takes its inboxes over and logs their 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from inboxlink.services.event_bridge import EventBridge
 from tests.integration.conftest import CLIENT
 from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
 from tests.support.flows import inbound, wait_sent
@@ -71,3 +74,28 @@ async def test_each_inbox_has_one_worker_and_survives_a_worker_stopping(
 
 async def _all(app, inbox_ids):
     return _held(app) == set(inbox_ids)
+
+
+async def test_timeline_events_reach_the_other_processes(pg_url, tmp_path):
+    data = tmp_path / "shared-data"
+    async with (
+        running_app(data, pg_url, worker=False) as web,
+        running_app(data, pg_url, worker=False) as worker,
+    ):
+        bridges = [EventBridge(web.rt, retry=0.2), EventBridge(worker.rt, retry=0.2)]
+        tasks = [asyncio.create_task(b.run()) for b in bridges]
+        try:
+            for bridge in bridges:
+                await asyncio.wait_for(bridge.listening.wait(), 10)
+            page = web.rt.timeline.subscribe(7)  # a page open on team 7's records, served by `web`
+            other_team = web.rt.timeline.subscribe(8)
+            worker.rt.timeline.publish(7, {"type": "email", "email_id": 42, "thread_id": 3})
+            assert await asyncio.wait_for(page.get(), 10) == {"type": "email", "email_id": 42, "thread_id": 3}
+            web.rt.timeline.publish(7, {"type": "email", "email_id": 43, "thread_id": 3})
+            assert await asyncio.wait_for(page.get(), 10) == {"type": "email", "email_id": 43, "thread_id": 3}
+            await asyncio.sleep(0.5)  # an echo of its own event, if any, would have arrived by now
+            assert page.empty() and other_team.empty()
+        finally:
+            for bridge in bridges:
+                bridge.stop()
+            await asyncio.gather(*tasks)

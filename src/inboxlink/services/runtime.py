@@ -35,11 +35,14 @@ def iso(value: datetime | None) -> str | None:
 
 
 class TimelineEvents:
-    """Fan-out of "something was logged for team T" to live listeners (SSE). In-process only: with
-    several workers on PostgreSQL a page still refreshes on its own poll."""
+    """Fan-out of "something was logged for team T" to live listeners (SSE). Local to the process;
+    on PostgreSQL, `services.event_bridge` carries the events between processes (a reply logged
+    by an `inboxlink worker` reaches the pages served by `inboxlink serve`)."""
 
     def __init__(self) -> None:
         self._listeners: dict[int, set[asyncio.Queue[dict[str, object]]]] = defaultdict(set)
+        # Events for other processes; drained by the bridge when one runs, else bounded and dropped.
+        self.outgoing: asyncio.Queue[tuple[int, dict[str, object]]] = asyncio.Queue(maxsize=1000)
 
     def subscribe(self, team_id: int) -> asyncio.Queue[dict[str, object]]:
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=100)
@@ -50,6 +53,13 @@ class TimelineEvents:
         self._listeners[team_id].discard(queue)
 
     def publish(self, team_id: int, event: dict[str, object]) -> None:
+        self.deliver(team_id, event)
+        if self.outgoing.full():
+            self.outgoing.get_nowait()  # nobody forwards (SQLite, or the bridge is down): keep the newest
+        self.outgoing.put_nowait((team_id, event))
+
+    def deliver(self, team_id: int, event: dict[str, object]) -> None:
+        """To this process's listeners only (the bridge's entry for events from elsewhere)."""
         for queue in list(self._listeners.get(team_id, ())):
             if not queue.full():
                 queue.put_nowait(event)

@@ -8,6 +8,7 @@ that re-do harmless. Messages that match nothing leave no trace but the advanced
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,8 +119,17 @@ async def parent_facts(conn: AsyncConnection, email_id: int) -> tuple[ThreadFact
     return ThreadFacts(str(parent.thread_id), frozenset(people)), [r.contact_id for r in contact_rows]
 
 
-def _dedupe_key(parsed: ParsedMessage, inbox_id: int, folder: str, uidvalidity: int, uid: int) -> str:
-    return parsed.message_id or f"uid:{inbox_id}:{folder}:{uidvalidity}:{uid}"
+def _dedupe_key(parsed: ParsedMessage) -> str:
+    """The Message-ID; without one, a digest of what the message says. Not its UID: UIDs change
+    with UIDVALIDITY, and the rescan that follows must recognise what was already logged."""
+    if parsed.message_id:
+        return parsed.message_id
+    sender = parsed.sender.email.lower() if parsed.sender else ""
+    stamp = parsed.date.isoformat() if parsed.date else ""
+    digest = hashlib.sha256(
+        "\0".join((sender, stamp, parsed.subject, parsed.text)).encode("utf-8", "surrogatepass")
+    )
+    return "digest:" + digest.hexdigest()
 
 
 async def log_matched_message(
@@ -133,18 +143,20 @@ async def log_matched_message(
     *,
     outbound: bool,
 ) -> int | None:
-    """Log one matched message and advance the cursor to `uid`, in one transaction. Returns the new
-    email's id, or None when it was already logged (seen twice, or our own copy in Sent)."""
+    """Log one matched message and advance the cursor to `uid`, in one transaction. Returns the
+    email's id: the new one, or the one already logged (seen twice, our own copy in Sent, or logged
+    by another inbox of the team) — either way its Message-ID is tracked from now on."""
     parsed = parse_message(raw, max_attachment_bytes=rt.settings.max_attachment_bytes)
-    key = _dedupe_key(parsed, inbox.id, folder, cursor.uidvalidity, uid)
+    key = _dedupe_key(parsed)
     advanced = Cursor(
         cursor.uidvalidity, max(cursor.last_uid, uid), cursor.highestmodseq, cursor.uidvalidity_changes
     )
     try:
         async with rt.engine.begin() as conn:
-            if await existing_email_id(conn, inbox.team_id, key) is not None:
+            existing = await existing_email_id(conn, inbox.team_id, key)
+            if existing is not None:
                 await _write_cursor(conn, inbox.id, folder, advanced)
-                return None
+                return existing
             new = await _new_email(
                 conn,
                 inbox,
@@ -159,10 +171,15 @@ async def log_matched_message(
             await _write_cursor(conn, inbox.id, folder, advanced)
             await conn.execute(inboxes.update().where(inboxes.c.id == inbox.id).values(last_sync_at=now()))
     except IntegrityError:
-        # Another worker logged the same message a moment ago (same team, same Message-ID).
+        # Another worker logged the same message a moment ago (same team, same dedupe key). Any other
+        # integrity error must not move the cursor past an unlogged message: re-raise it.
+        async with rt.engine.connect() as conn:
+            existing = await existing_email_id(conn, inbox.team_id, key)
+        if existing is None:
+            raise
         log.info("inbox %s uid %s: already logged by someone else", inbox.id, uid)
         await save_cursor(rt, inbox.id, folder, advanced)
-        return None
+        return existing
     rt.timeline.publish(inbox.team_id, {"type": "email", "email_id": email_id, "thread_id": new.thread_id})
     return email_id
 

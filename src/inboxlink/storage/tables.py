@@ -120,8 +120,8 @@ emails = Table(
     Column("user_id", ForeignKey("users.id")),
     Column("thread_id", ForeignKey("threads.id"), nullable=False, index=True),
     Column("message_id", String(998)),
-    # Exactly-once key: the Message-ID, or "uid:<inbox>:<folder>:<uidvalidity>:<uid>" when a message
-    # has none (a sha256 of the bytes for BCC'd mail without one).
+    # Exactly-once key: the Message-ID, or a digest of the message when it has none ("digest:…" of
+    # sender, date, subject and text for mail read over IMAP; a sha256 of the bytes for BCC'd mail).
     Column("dedupe_key", String(998), nullable=False),
     Column("direction", String(16), nullable=False),
     Column("status", String(16), nullable=False),

@@ -39,7 +39,7 @@ MATCH_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "
 CHUNK = 500  # UIDs per FETCH: keeps each command far below Dovecot's 64 KB line limit
 MAX_UIDVALIDITY_CHANGES = 5  # within one process lifetime of a folder: more means a broken server
 BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
-POISON_RETRIES = 3  # sessions in which one message failed to store before it is stepped over
+POISON_RETRIES = 3  # sessions in which one message failed before it is stepped over
 
 
 class AuthRefused(Exception):
@@ -110,12 +110,13 @@ class InboxMonitor:
         return min(delay * 2, BACKOFF_CAP)
 
     async def _poison(self, inbox: Any, folder: str, uid: int, exc: Exception) -> bool:
-        """True when (folder, uid) has now failed POISON_RETRIES times and is to be skipped."""
+        """True when (folder, uid) has now failed POISON_RETRIES times (the server will not FETCH
+        it, or the database will not store it) and is to be stepped over."""
         key = (folder, uid)
         self._failures[key] = self._failures.get(key, 0) + 1
         if self._failures[key] < POISON_RETRIES:
             return False
-        text = f"{folder} UID {uid}: a matching message could not be stored and was skipped ({exc.__class__.__name__})"
+        text = f"{folder} UID {uid}: a matching message could not be logged and was skipped ({exc.__class__.__name__})"
         log.error("inbox %s: %s: %s", inbox.id, text, exc)
         await health.record_error(self.rt, inbox.id, text, None)
         return True
@@ -135,31 +136,34 @@ class InboxMonitor:
         try:
             await client.login(inbox.username, inbox_password(self.rt, inbox))
             condstore = "CONDSTORE" in client.capabilities
-            if condstore:
-                await client.enable("CONDSTORE")
-            await self._recovered(inbox)
-            self.sessions += 1
-            self.connected.set()
-            last_full_pass = 0.0
+            if condstore and "ENABLE" in client.capabilities:
+                await client.enable("CONDSTORE")  # SELECT (CONDSTORE) works without it too
+            last_sync_note = 0.0
             while not self.stopping.is_set():
-                # Sent is rechecked every poll interval; INBOX after every push. INBOX goes last so it
-                # stays selected for IDLE, and the flag is cleared *before* its pass: an EXISTS that
-                # arrives during the pass means "look again", never "lost until the next poll".
-                check_sent = time.monotonic() - last_full_pass >= self.rt.settings.poll_interval
-                if check_sent and inbox.sent_folder:
+                # Sent first, on every pass: a reply may answer the user's own follow-up, which must
+                # be tracked before INBOX is read. INBOX goes last so it stays selected for IDLE, and
+                # the flag is cleared *before* its pass: an EXISTS that arrives during the pass means
+                # "look again", never "lost until the next poll".
+                if inbox.sent_folder:
                     try:
                         await self.sync_folder(client, inbox, inbox.sent_folder, condstore)
                         self.folder_syncs += 1
-                    except imap.CommandFailed as exc:
-                        # A renamed or deleted Sent folder must not stop reply logging in INBOX.
-                        text = f"the Sent folder {inbox.sent_folder!r} cannot be opened: {exc}"
+                    except (imap.CommandFailed, FolderUnstable) as exc:
+                        # A renamed, deleted or unstable Sent folder must not stop reply logging.
+                        text = f"the Sent folder {inbox.sent_folder!r} cannot be followed: {exc}"
                         log.warning("inbox %s: %s", inbox.id, text)
                         await health.record_error(self.rt, inbox.id, text, None)
                 client.pending_exists = False
                 await self.sync_folder(client, inbox, "INBOX", condstore)
                 self.folder_syncs += 1
-                if check_sent:
-                    last_full_pass = time.monotonic()
+                if not self.connected.is_set():
+                    # Healthy only once a whole pass worked, not merely a login: a fault that
+                    # repeats after login must still grow the backoff and reach disconnect_after.
+                    await self._recovered(inbox)
+                    self.sessions += 1
+                    self.connected.set()
+                if time.monotonic() - last_sync_note >= self.rt.settings.poll_interval:
+                    last_sync_note = time.monotonic()
                     await health.record_sync(self.rt, inbox.id)
                 if client.pending_exists:
                     continue
@@ -262,7 +266,14 @@ class InboxMonitor:
                 match = find_match(summaries[message.uid], lookup)
                 if match is None:
                     continue
-                full = await client.fetch_full(message.uid)
+                try:
+                    full = await client.fetch_full(message.uid)
+                except imap.CommandFailed as exc:
+                    # The server refuses this one message (Gmail: "Some messages could not be
+                    # FETCHed"): retry it in later sessions, then step over it visibly.
+                    if not await self._poison(inbox, folder, message.uid, exc):
+                        raise
+                    continue
                 if full is None or full.body is None:
                     continue  # expunged between the two fetches: nothing to log
                 try:

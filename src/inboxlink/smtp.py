@@ -97,6 +97,11 @@ async def _open(server: SmtpServer, ssl_context: ssl.SSLContext, timeout: float)
         await client.login(server.username, server.password)
     except aiosmtplib.SMTPAuthenticationError as exc:
         await _quit(client)
+        if 400 <= exc.code < 500:
+            # "454 Too many login attempts" and the like: try again later, the password may be fine.
+            raise SmtpConnectionFailed(
+                f"The SMTP server is not accepting logins now: {exc.code} {exc.message}"
+            ) from exc
         raise SmtpAuthFailed("The SMTP server refused the user name or password.", exc.message) from exc
     except aiosmtplib.SMTPException as exc:
         await _quit(client)
@@ -130,7 +135,9 @@ async def deliver(
         refused, _reply = await client.sendmail(sender, list(recipients), message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         texts = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-        raise SmtpRejected(f"All recipients were refused: {texts}", texts, permanent=True) from exc
+        # 4xx (greylisting, a full mailbox for now) is worth another try; only 5xx everywhere is final.
+        permanent = all(r.code >= 500 for r in exc.recipients)
+        raise SmtpRejected(f"All recipients were refused: {texts}", texts, permanent=permanent) from exc
     except aiosmtplib.SMTPResponseException as exc:
         raise SmtpRejected(
             f"The SMTP server refused the message: {exc.code} {exc.message}",

@@ -252,3 +252,94 @@ async def test_a_deleted_sent_folder_does_not_stop_reply_logging(
 
         body = await wait_for(error_shown, timeout=10)
         assert body["status"] == "connected"
+
+
+async def test_a_temporary_smtp_login_refusal_is_retried_not_a_disconnect(
+    app, mail_server, provider_smtp, mail_user
+):
+    user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+    provider_smtp.tempfail_users.add(mail_user.email)
+    try:
+        resp = await user.post(
+            "/api/v1/emails",
+            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "x", "text": "y"},
+        )
+
+        async def retrying():
+            body = (await user.get(f"/api/v1/emails/{resp.json()['id']}")).json()
+            return body if body["error"] and body["error"]["code"] == "retrying" else None
+
+        body = await wait_for(retrying, timeout=15)
+        assert body["status"] == "queued" and "454" in body["error"]["message"]
+        assert (await _inbox(user, inbox["id"]))["status"] == "connected"
+    finally:
+        provider_smtp.tempfail_users.discard(mail_user.email)
+
+
+async def test_a_follow_up_and_the_quick_answer_to_it_are_both_logged(
+    app, conversation, mail_server, mail_user
+):
+    user, _inbox, sent = conversation  # default poll interval: 30 s
+    follow_id, raw = make_reply(
+        sender=mail_user.email,
+        to=CLIENT,
+        subject="Re: Our offer",
+        text="also...",
+        in_reply_to=sent["message_id"],
+        references=[sent["message_id"]],
+    )
+    mail_server.save(mail_user.email, "Sent", raw)
+    # The client answers the follow-up at once, naming only it.
+    answer_id, raw = make_reply(
+        sender=CLIENT, to=mail_user.email, subject="Re: Re: Our offer", text="sure", in_reply_to=follow_id
+    )
+    mail_server.deliver(mail_user.email, raw)
+    [answer] = await inbound(user, sent["contact_ids"][0])
+    assert answer["message_id"] == answer_id and answer["thread_id"] == sent["thread_id"]
+
+
+async def test_a_reply_without_message_id_is_not_doubled_by_a_rescan(
+    app, conversation, mail_server, mail_user
+):
+    user, _inbox, sent = conversation
+    raw = (
+        f"From: {CLIENT}\r\nTo: {mail_user.email}\r\nSubject: Re: Our offer\r\nDate: Mon, 06 May 2024 10:00:00 +0000\r\n"
+        f"In-Reply-To: <{sent['message_id']}>\r\n\r\nno id here\r\n"
+    ).encode()
+    mail_server.deliver(mail_user.email, raw)
+    await inbound(user, sent["contact_ids"][0])
+    mail_server.set_uidvalidity(mail_user.email, "INBOX", 7777)
+    mail_server.kick(mail_user.email)
+    _id, raw = make_reply(
+        sender=CLIENT,
+        to=mail_user.email,
+        subject="Re: Our offer",
+        text="second",
+        in_reply_to=sent["message_id"],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    found = await inbound(user, sent["contact_ids"][0], count=2, timeout=30)
+    assert sorted(e["text"].strip() for e in found) == ["no id here", "second"]
+
+
+async def test_a_refused_password_after_an_outage_replaces_the_outage_reason(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    async with running_app(tmp_path / "data", INBOXLINK_DISCONNECT_AFTER="0.5") as app:
+        user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+        await wait_for(lambda: monitor_connected(app, inbox["id"]))
+        mail_server.stop()
+        try:
+
+            async def reason(wanted):
+                body = await _inbox(user, inbox["id"])
+                return body if body["disconnect_reason"] == wanted else None
+
+            await wait_for(lambda: reason("connection_failed"), timeout=30)
+            mail_server.set_password(mail_user.email, "changed-during-outage")
+        finally:
+            mail_server.start()
+        body = await wait_for(lambda: reason("auth_failed"), timeout=30)
+        assert body["status"] == "disconnected"
+        notes = (await user.get("/api/v1/notifications")).json()["items"]
+        assert len(notes) == 1 and "password" in notes[0]["message"]

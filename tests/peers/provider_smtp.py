@@ -39,6 +39,7 @@ class ProviderSmtp:
     rewrite_message_id: bool
     file_sent_copies_for: set[str]
     refuse_users: set[str]
+    tempfail_users: set[str]  # AUTH answered "454 4.7.0 Too many login attempts" (a temporary refusal)
 
     def __init__(self, mail: MailServer) -> None:
         self.host = HOST
@@ -52,6 +53,7 @@ class ProviderSmtp:
         self.file_sent_copies_for = set()
         # Users whose AUTH fails (535) even with the right password: IMAP works, sending does not.
         self.refuse_users = set()
+        self.tempfail_users = set()
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(mail.ca_file, mail.key_file)
@@ -91,6 +93,8 @@ class ProviderSmtp:
         # answers 535 5.7.8.
         if isinstance(auth_data, LoginPassword):
             login = auth_data.login.decode(errors="replace")
+            if login.lower() in {u.lower() for u in self.tempfail_users}:
+                return AuthResult(success=False, handled=False, message="454 4.7.0 Too many login attempts")
             refused = login.lower() in {u.lower() for u in self.refuse_users}
             if not refused and self.mail.check_password(login, auth_data.password.decode(errors="replace")):
                 return AuthResult(success=True, auth_data=login.lower())

@@ -20,12 +20,29 @@ REASON_TEXT = {
 }
 
 
-async def mark_disconnected(rt: Runtime, inbox_id: int, reason: str, server_text: str) -> None:
-    """Idempotent: an inbox already disconnected keeps its first timestamp and notification."""
+# A disconnect for one of these replaces a connection_failed one: the user has to act, and the
+# monitor must stop retrying a login that cannot succeed.
+NEEDS_THE_USER = {"auth_failed", "access_revoked", "uidvalidity_unstable"}
+
+
+async def mark_disconnected(
+    rt: Runtime, inbox_id: int, reason: str, server_text: str, *, used_secret: bytes | None = None
+) -> None:
+    """Idempotent: an inbox already disconnected keeps its first timestamp and notification, unless
+    the new reason needs the user where the old one did not. With `used_secret`, nothing happens
+    when the credentials changed meanwhile (a login with the old password must not undo a reconnect)."""
     stamp = now()
     async with rt.engine.begin() as conn:
         row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).first()
-        if row is None or row.status in {"disconnected", "deleted"}:
+        if row is not None and used_secret is not None and bytes(row.secret) != used_secret:
+            return
+        escalate = (
+            row is not None
+            and row.status == "disconnected"
+            and row.disconnect_reason not in NEEDS_THE_USER
+            and reason in NEEDS_THE_USER
+        )
+        if row is None or (row.status in {"disconnected", "deleted"} and not escalate):
             if row is not None:
                 await conn.execute(
                     inboxes.update()
@@ -33,6 +50,12 @@ async def mark_disconnected(rt: Runtime, inbox_id: int, reason: str, server_text
                     .values(last_error=server_text[:2000], last_error_at=stamp)
                 )
             return
+        if escalate:
+            await conn.execute(
+                notifications.update()
+                .where(notifications.c.inbox_id == inbox_id, notifications.c.resolved_at.is_(None))
+                .values(resolved_at=stamp)
+            )
         await conn.execute(
             inboxes.update()
             .where(inboxes.c.id == inbox_id)
@@ -60,6 +83,7 @@ async def mark_disconnected(rt: Runtime, inbox_id: int, reason: str, server_text
             )
         )
     rt.timeline.publish(row.team_id, {"type": "inbox", "inbox_id": inbox_id})
+    rt.inboxes_changed.set()  # the supervisor stops what must not run any more
 
 
 async def record_error(rt: Runtime, inbox_id: int, server_text: str, next_retry_at: datetime | None) -> None:

@@ -294,7 +294,8 @@ async def update_credentials(
     async with rt.engine.begin() as conn:
         await conn.execute(
             inboxes.update()
-            .where(inboxes.c.id == row.id)
+            # Not an inbox removed while its new password was being checked.
+            .where(inboxes.c.id == row.id, inboxes.c.deleted_at.is_(None))
             .values(
                 username=username,
                 secret=rt.box.encrypt(json.dumps({"password": password}).encode()),

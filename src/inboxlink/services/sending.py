@@ -11,13 +11,14 @@ otherwise it fails with an explanation — at most once, never twice."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 
 from inboxlink import imap
 from inboxlink.services.health import mark_disconnected
@@ -36,6 +37,8 @@ from inboxlink.smtp import (
 from inboxlink.storage.tables import emails, inboxes, outbox
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT = 30.0  # seconds between `updated_at` refreshes of a job being worked on (orphan age: 180 s)
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,14 @@ async def _finish(
     folder: str | None = None,
 ) -> None:
     async with rt.engine.begin() as conn:
-        await conn.execute(
+        moved = await conn.execute(
             # The payload (the whole rendered mail) is dropped once it is no longer needed.
             outbox.update()
-            .where(outbox.c.id == job.id)
+            .where(_still_ours(job))
             .values(state="done" if status == "sent" else "failed", payload=b"", updated_at=now())
         )
+        if moved.rowcount != 1:
+            return  # resolved meanwhile by someone else (recovery): their verdict stands
         await conn.execute(
             emails.update()
             .where(emails.c.id == job.email_id)
@@ -118,14 +123,30 @@ async def _finish(
     rt.timeline.publish(email.team_id, {"type": "email", "email_id": email.id, "thread_id": email.thread_id})
 
 
+def _still_ours(job: Job) -> ColumnElement[bool]:
+    """Every state change of a claimed job is guarded: it must still be in `sending` under our claim."""
+    return and_(outbox.c.id == job.id, outbox.c.state == "sending", outbox.c.attempts == job.attempts)
+
+
+async def _heartbeat(rt: Runtime, job: Job) -> None:
+    """While a job is worked on, its `updated_at` stays fresh, so no other worker's recovery takes
+    a slow but live send for an orphan."""
+    while True:
+        await asyncio.sleep(HEARTBEAT)
+        async with rt.engine.begin() as conn:
+            await conn.execute(outbox.update().where(_still_ours(job)).values(updated_at=now()))
+
+
 async def _retry_later(rt: Runtime, job: Job, message: str) -> None:
     delay = min(300.0, 5.0 * 2 ** (job.attempts - 1)) * random.uniform(0.8, 1.2)
     async with rt.engine.begin() as conn:
-        await conn.execute(
+        moved = await conn.execute(
             outbox.update()
-            .where(outbox.c.id == job.id)
+            .where(_still_ours(job))
             .values(state="pending", next_attempt_at=now() + timedelta(seconds=delay), updated_at=now())
         )
+        if moved.rowcount != 1:
+            return
         await conn.execute(
             emails.update()
             .where(emails.c.id == job.email_id)
@@ -167,6 +188,15 @@ async def copy_to_sent(rt: Runtime, inbox: Any, message_id: str, raw: bytes) -> 
 
 
 async def process_job(rt: Runtime, job: Job) -> None:
+    beat = asyncio.create_task(_heartbeat(rt, job))
+    try:
+        await _process_job(rt, job)
+    finally:
+        beat.cancel()
+        await asyncio.gather(beat, return_exceptions=True)
+
+
+async def _process_job(rt: Runtime, job: Job) -> None:
     email, inbox = await _load(rt, job)
     async with rt.engine.connect() as conn:
         payload = (await conn.execute(select(outbox.c.payload).where(outbox.c.id == job.id))).scalar_one()
@@ -197,7 +227,9 @@ async def process_job(rt: Runtime, job: Job) -> None:
                 "message": f"The mail server refused the password: {exc.server_text or exc}. Reconnect the inbox, then send again.",
             },
         )
-        await mark_disconnected(rt, inbox.id, "auth_failed", f"SMTP: {exc.server_text or exc}")
+        await mark_disconnected(
+            rt, inbox.id, "auth_failed", f"SMTP: {exc.server_text or exc}", used_secret=bytes(inbox.secret)
+        )
         return
     except SmtpRejected as exc:
         if exc.permanent or job.attempts >= rt.settings.send_retry_limit:

@@ -42,10 +42,6 @@ BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
 POISON_RETRIES = 3  # sessions in which one message failed before it is stepped over
 
 
-class AuthRefused(Exception):
-    pass
-
-
 class FolderUnstable(Exception):
     pass
 
@@ -79,13 +75,15 @@ class InboxMonitor:
             try:
                 await self._session(inbox)
                 return  # stopped on request
-            except (imap.AuthFailed, AuthRefused) as exc:
-                await health.mark_disconnected(
-                    self.rt,
-                    inbox.id,
-                    "auth_failed",
-                    f"IMAP: {exc.server_text or exc}" if isinstance(exc, imap.ImapError) else str(exc),
-                )
+            except imap.AuthFailed as exc:
+                if not self.stopping.is_set():
+                    await health.mark_disconnected(
+                        self.rt,
+                        inbox.id,
+                        "auth_failed",
+                        f"IMAP: {exc.server_text or exc}",
+                        used_secret=bytes(inbox.secret),
+                    )
                 return
             except FolderUnstable as exc:
                 await health.mark_disconnected(self.rt, inbox.id, "uidvalidity_unstable", str(exc))

@@ -154,3 +154,48 @@ async def test_relink_moves_an_email_and_records_the_move(app):
         await outsider.post(f"/api/v1/emails/{email_id}/relink", {"contact_id": b["id"]})
     ).status_code == 404
     assert (await outsider.get(f"/api/v1/emails/{email_id}/moves")).status_code == 404
+
+
+async def test_a_rewriting_relay_that_files_its_own_sent_copy_causes_no_double(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    async with running_app(tmp_path / "data", INBOXLINK_POLL_INTERVAL="1") as app:
+        provider_smtp.rewrite_message_id = True
+        provider_smtp.file_sent_copies_for.add(mail_user.email)
+        try:
+            user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+            await wait_for(lambda: monitor_connected(app, inbox["id"]))
+            resp = await user.post(
+                "/api/v1/emails",
+                {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Once", "text": "t"},
+            )
+            sent = await wait_sent(user, resp.json()["id"])
+        finally:
+            provider_smtp.rewrite_message_id = False
+            provider_smtp.file_sent_copies_for.discard(mail_user.email)
+        # The provider's copy carries another Message-ID but our X-Inboxlink-Id: not copied again...
+        copies = mail_server.messages(mail_user.email, "Sent")
+        assert len(copies) == 1 and sent["sent_folder_copy"] == "Sent"
+        rewritten = email.message_from_bytes(copies[0], policy=policy.default)["Message-ID"].strip("<> ")
+        assert rewritten != sent["message_id"]
+        # ...and never logged as a second email, however often the monitor looks at Sent.
+        monitor = app.monitor(inbox["id"])
+        target = monitor.folder_syncs + 6
+        await wait_for(lambda: _synced(monitor, target), timeout=15)
+        emails = (await user.get(f"/api/v1/threads/{sent['thread_id']}")).json()["emails"]
+        assert [e["id"] for e in emails] == [sent["id"]]
+        # A reply that names only the rewritten id (In-Reply-To, no References) still matches.
+        _id, raw = make_reply(
+            sender=CLIENT,
+            to=mail_user.email,
+            subject="Re: Once",
+            text="only the new id",
+            in_reply_to=rewritten,
+        )
+        mail_server.deliver(mail_user.email, raw)
+        [reply] = await inbound(user, sent["contact_ids"][0])
+        assert reply["thread_id"] == sent["thread_id"]
+
+
+async def _synced(monitor, target):
+    return monitor.folder_syncs >= target

@@ -91,6 +91,9 @@ def _subject_field(subject: str) -> str:
     return "Subject: " + Header(subject, charset, header_name="Subject").encode(linesep=_CRLF) + _CRLF
 
 
+OWN_ID_HEADER = "X-Inboxlink-Id"
+
+
 def _threading_fields(msg: OutgoingMessage, own_id: str) -> str:
     lines = [f"Message-ID: <{own_id}>{_CRLF}"]
     parent = _message_id(msg.in_reply_to, "in_reply_to") if msg.in_reply_to else None
@@ -152,4 +155,7 @@ def build_message(msg: OutgoingMessage) -> bytes:
     head.append(f"Date: {format_datetime(date)}{_CRLF}")
     head.append(_threading_fields(msg, own_id))
     head.append(f"X-Mailer: inboxlink{_CRLF}")
+    # Survives a relay that replaces Message-ID: lets the monitor recognise the provider's own Sent
+    # copy (or a copy the user Cc'd to themselves) as this very email, not a new one.
+    head.append(f"{OWN_ID_HEADER}: <{own_id}>{_CRLF}")
     return "".join(head).encode("ascii") + _body(msg).as_bytes(policy=_POLICY)

@@ -67,3 +67,17 @@ def scan_headers(raw: bytes) -> HeaderSummary:
     in_reply_to = parse_id_list(_text(fields[b"in-reply-to"])) if b"in-reply-to" in fields else ()
     references = parse_id_list(_text(fields[b"references"])) if b"references" in fields else ()
     return HeaderSummary(message_id=message_id, in_reply_to=in_reply_to, references=references)
+
+
+_OWN_ID = re.compile(rb"(?im)^x-inboxlink-id:[ \t]*<([^<>\r\n]{1,995})>")
+
+
+def own_id(raw: bytes) -> str | None:
+    """The X-Inboxlink-Id of a message we built (header bytes in, id without brackets out)."""
+    found = _OWN_ID.search(raw)
+    if found is None:
+        return None
+    try:
+        return found.group(1).decode("ascii")
+    except UnicodeDecodeError:
+        return None

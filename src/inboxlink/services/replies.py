@@ -22,7 +22,7 @@ from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
 from inboxlink.mime.parse import parse_message
 from inboxlink.services.runtime import Runtime, now
-from inboxlink.services.timeline import NewEmail, existing_email_id, store_email
+from inboxlink.services.timeline import NewEmail, existing_email_id, store_email, track_ids
 from inboxlink.storage.tables import email_contacts, emails, folder_cursors, inboxes, tracked_ids, users
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,13 @@ async def tracked_lookup(rt: Runtime, team_id: int, ids: Sequence[str]) -> dict[
             )
             found.update({r.message_id: r.email_id for r in rows})
     return found
+
+
+async def track_alias(rt: Runtime, team_id: int, email_id: int, message_id: str | None) -> None:
+    """Another Message-ID under which one of our emails travels (a relay replaced ours)."""
+    if message_id:
+        async with rt.engine.begin() as conn:
+            await track_ids(conn, team_id, email_id, [message_id])
 
 
 async def own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, select
 
 from inboxlink import imap
+from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.services.health import mark_disconnected
 from inboxlink.services.inboxes import inbox_password
 from inboxlink.services.runtime import Runtime, now
@@ -168,7 +169,11 @@ async def _imap_session(rt: Runtime, inbox: Any) -> imap.ImapClient:
 
 async def _in_folder(client: imap.ImapClient, folder: str, message_id: str) -> bool:
     await client.select(folder, readonly=True)
-    return bool(await client.uid_search(f'HEADER Message-ID "<{message_id}>"'))
+    # Either header: a relay may have replaced the Message-ID, our own id header stays.
+    found = await client.uid_search(
+        f'OR HEADER Message-ID "<{message_id}>" HEADER {OWN_ID_HEADER} "<{message_id}>"'
+    )
+    return bool(found)
 
 
 async def copy_to_sent(rt: Runtime, inbox: Any, message_id: str, raw: bytes) -> str | None:

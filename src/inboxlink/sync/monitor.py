@@ -27,7 +27,8 @@ from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
 from inboxlink import imap
 from inboxlink.domain.matching import candidate_ids, find_match
-from inboxlink.mime.headers import scan_headers
+from inboxlink.mime.build import OWN_ID_HEADER
+from inboxlink.mime.headers import own_id, scan_headers
 from inboxlink.services import health, replies
 from inboxlink.services.inboxes import inbox_password
 from inboxlink.services.runtime import Runtime, now
@@ -35,7 +36,17 @@ from inboxlink.storage.tables import inboxes
 
 log = logging.getLogger(__name__)
 
-MATCH_FIELDS = ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "FROM", "TO", "CC", "SUBJECT", "DATE")
+MATCH_FIELDS = (
+    "MESSAGE-ID",
+    "IN-REPLY-TO",
+    "REFERENCES",
+    "FROM",
+    "TO",
+    "CC",
+    "SUBJECT",
+    "DATE",
+    OWN_ID_HEADER.upper(),
+)
 CHUNK = 500  # UIDs per FETCH: keeps each command far below Dovecot's 64 KB line limit
 MAX_UIDVALIDITY_CHANGES = 5  # within one process lifetime of a folder: more means a broken server
 BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
@@ -254,13 +265,20 @@ class InboxMonitor:
                     break
             fetched.sort(key=lambda m: m.uid)
             summaries = {m.uid: scan_headers(m.header or b"") for m in fetched}
-            wanted = [i for s in summaries.values() for i in candidate_ids(s)]
+            ours = {m.uid: oid for m in fetched if (oid := own_id(m.header or b""))}
+            wanted = [i for s in summaries.values() for i in candidate_ids(s)] + list(ours.values())
             known = await replies.tracked_lookup(self.rt, inbox.team_id, wanted)
 
             def lookup(ids: Sequence[str], known: dict[str, int] = known) -> dict[str, int]:
                 return {i: known[i] for i in ids if i in known}
 
             for message in fetched:
+                own = known.get(ours.get(message.uid, ""))
+                if own is not None:
+                    # A copy of an email we sent (the provider's Sent copy, a Cc to oneself), maybe
+                    # under a Message-ID a relay gave it: remember that id, never log it again.
+                    await replies.track_alias(self.rt, inbox.team_id, own, summaries[message.uid].message_id)
+                    continue
                 match = find_match(summaries[message.uid], lookup)
                 if match is None:
                     continue
@@ -284,10 +302,10 @@ class InboxMonitor:
                     if not await self._poison(inbox, folder, message.uid, exc):
                         raise
                     logged = None
-                own_id = summaries[message.uid].message_id
-                if logged is not None and own_id:
+                reply_id = summaries[message.uid].message_id
+                if logged is not None and reply_id:
                     # A reply to this reply may sit later in the same chunk: it is tracked from now on.
-                    known[own_id] = logged
+                    known[reply_id] = logged
                 cursor = replies.Cursor(
                     cursor.uidvalidity, message.uid, cursor.highestmodseq, cursor.uidvalidity_changes
                 )

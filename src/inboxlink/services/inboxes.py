@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink import imap
 from inboxlink.domain.sent_folder import choose_sent_folder
@@ -226,21 +227,35 @@ async def connect_inbox(rt: Runtime, caller: Caller, body: dict[str, Any]) -> di
             )
         )
         inbox_id = new_id(result)
-        # Monitoring starts now: mail already in the mailbox is not ours to read.
-        for folder, (uidvalidity, last_uid) in probe.starts.items():
-            await conn.execute(
-                folder_cursors.insert().values(
-                    inbox_id=inbox_id,
-                    folder=folder,
-                    uidvalidity=uidvalidity,
-                    last_uid=last_uid,
-                    uidvalidity_changes=0,
-                    updated_at=now(),
-                )
-            )
+        await _start_cursors(conn, inbox_id, probe, keep_existing=False)
         row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).one()
     rt.inboxes_changed.set()
     return inbox_view(row)
+
+
+async def _start_cursors(conn: AsyncConnection, inbox_id: int, probe: Probe, *, keep_existing: bool) -> None:
+    """Monitoring of a folder starts when it is first seen: mail already there is not ours to read.
+    On reconnect, folders already followed keep their cursor (the backlog is logged from it); a new
+    or renamed Sent folder starts here, not at the monitor's first pass."""
+    for folder, (uidvalidity, last_uid) in probe.starts.items():
+        if keep_existing:
+            found = await conn.scalar(
+                select(folder_cursors.c.folder).where(
+                    folder_cursors.c.inbox_id == inbox_id, folder_cursors.c.folder == folder
+                )
+            )
+            if found is not None:
+                continue
+        await conn.execute(
+            folder_cursors.insert().values(
+                inbox_id=inbox_id,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                last_uid=last_uid,
+                uidvalidity_changes=0,
+                updated_at=now(),
+            )
+        )
 
 
 async def _row(rt: Runtime, caller: Caller, inbox_id: int, *, owner_only: bool = False) -> Any:
@@ -312,6 +327,7 @@ async def update_credentials(
             .where(notifications.c.inbox_id == row.id, notifications.c.resolved_at.is_(None))
             .values(resolved_at=now())
         )
+        await _start_cursors(conn, row.id, probe, keep_existing=True)
         fresh = (await conn.execute(select(inboxes).where(inboxes.c.id == row.id))).one()
     rt.inboxes_changed.set()
     return inbox_view(fresh)

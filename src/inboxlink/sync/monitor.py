@@ -238,6 +238,18 @@ class InboxMonitor:
             # Rescan from the start; the dedupe key keeps what was logged before from doubling.
             cursor = replies.Cursor(info.uidvalidity, 0, None, changes)
             await replies.save_cursor(self.rt, inbox.id, folder, cursor)
+        if info.uidnext is not None and info.uidnext - 1 < cursor.last_uid:
+            # UIDs went backwards under the same UIDVALIDITY (a broken or restored server): the
+            # cursor means nothing any more. Rescan; the dedupe key keeps it from doubling.
+            log.warning(
+                "inbox %s %s: UIDNEXT %s is below the cursor %s, rescanning",
+                inbox.id,
+                folder,
+                info.uidnext,
+                cursor.last_uid,
+            )
+            cursor = replies.Cursor(cursor.uidvalidity, 0, None, cursor.uidvalidity_changes)
+            await replies.save_cursor(self.rt, inbox.id, folder, cursor)
         if info.uidnext is not None and info.uidnext - 1 <= cursor.last_uid:
             if info.highestmodseq != cursor.highestmodseq:
                 cursor = replies.Cursor(

@@ -76,7 +76,7 @@ async def checked_form(request: Request, web: WebDep) -> FormData:
     form = await request.form()
     token = form.get(CSRF_FIELD)
     token = token if isinstance(token, str) else request.headers.get(CSRF_HEADER)
-    if not web.signer.csrf_ok(request.cookies.get(CSRF_COOKIE), token):
+    if not web.signer.csrf_ok(request.cookies.get(CSRF_COOKIE), token, request.cookies.get(SESSION_COOKIE)):
         raise CsrfFailed()
     return form
 

@@ -17,7 +17,7 @@ from inboxlink.services.health import REASON_TEXT
 from inboxlink.services.runtime import Runtime
 from inboxlink.services.users import Caller
 from inboxlink.web import format as fmt
-from inboxlink.web.security import Signer, csrf_nonce, set_cookies
+from inboxlink.web.security import SESSION_COOKIE, Signer, csrf_nonce, set_cookies
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -91,7 +91,7 @@ class Pages:
         self.env = make_environment()
 
     def csrf(self, request: Request) -> str:
-        return self.signer.csrf_token(csrf_nonce(request))
+        return self.signer.csrf_token(csrf_nonce(request), request.cookies.get(SESSION_COOKIE))
 
     async def render(
         self,

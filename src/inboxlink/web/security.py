@@ -5,8 +5,8 @@
   http on a LAN must still be able to sign in). Stateless: signing out deletes the cookie; a stolen
   cookie stays valid until it expires (SESSION_DAYS).
 * CSRF: every visitor gets a random `il_csrf` cookie; forms and fetch POSTs carry
-  HMAC(key, that nonce), checked on every POST (the double-submit pattern with a signed token, so it
-  also protects the sign-in form, before any session exists).
+  HMAC(key, that nonce + the session cookie), checked on every POST (the double-submit pattern with a
+  signed token bound to the session, so it also protects the sign-in form, before any session exists).
 * The HMAC key is derived from the installation's secret (INBOXLINK_SECRET_KEY or the generated key
   file that the secret box uses), so sessions survive restarts and differ between installations.
 * Throttling is in memory, per process: 5 failed sign-ins per address+IP within 5 minutes lock that
@@ -79,11 +79,14 @@ class Signer:
             return None
         return user_id if expires > time.time() else None
 
-    def csrf_token(self, nonce: str) -> str:
-        return self._mac("csrf", nonce)
+    def csrf_token(self, nonce: str, session: str | None = None) -> str:
+        # Bound to the session cookie too: someone who can plant cookies (a sibling subdomain, a
+        # plain-http network) cannot pair their own nonce and token with the victim's session.
+        return self._mac("csrf", f"{nonce}|{session or ''}")
 
-    def csrf_ok(self, nonce: str | None, token: str | None) -> bool:
-        return bool(nonce and token) and hmac.compare_digest(self.csrf_token(nonce or ""), token or "")
+    def csrf_ok(self, nonce: str | None, token: str | None, session: str | None = None) -> bool:
+        expected = self.csrf_token(nonce or "", session)
+        return bool(nonce and token) and hmac.compare_digest(expected, token or "")
 
 
 def csrf_nonce(request: Request) -> str:

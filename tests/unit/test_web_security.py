@@ -1,5 +1,5 @@
-"""The sign-in throttle counts attempts before the password is checked, per address and IP and per
-address from anywhere."""
+"""Web security pieces: the sign-in throttle counts attempts before the password is checked (per
+address and IP, and per address from anywhere), and CSRF tokens are bound to the session."""
 
 from __future__ import annotations
 
@@ -34,3 +34,14 @@ def test_success_clears_the_count() -> None:
     throttle.succeeded("a@x.test", "ip")
     throttle.attempt("a@x.test", "ip")
     assert throttle.wait_minutes("a@x.test", "ip") == 0
+
+
+def test_a_csrf_token_is_bound_to_the_session() -> None:
+    from inboxlink.web.security import Signer
+
+    signer = Signer(b"k" * 32)
+    victim, attacker = signer.session_value(1), signer.session_value(2)
+    planted = signer.csrf_token("nonce", attacker)  # the attacker's own valid pair...
+    assert signer.csrf_ok("nonce", planted, attacker)
+    assert not signer.csrf_ok("nonce", planted, victim)  # ...is worthless with the victim's session
+    assert signer.csrf_ok("n2", signer.csrf_token("n2"), None)  # before sign-in: nonce only

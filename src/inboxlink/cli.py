@@ -1,4 +1,4 @@
-"""Command line: serve | worker | users create | tokens create | migrate | status."""
+"""Command line: serve | worker | users create | tokens create/revoke | migrate | status."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from inboxlink.runner import run
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.runtime import Runtime
 from inboxlink.services.status import status_lines
-from inboxlink.services.users import create_token, create_user
+from inboxlink.services.users import create_token, create_user, revoke_tokens
 from inboxlink.storage.db import migrate
 
 
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--admin", action="store_true")
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="action", required=True)
     tokens.add_parser("create", help="print a new API token for a user").add_argument("email")
+    tokens.add_parser("revoke", help="revoke every API token of a user").add_argument("email")
     return parser
 
 
@@ -53,6 +54,9 @@ async def _with_runtime(settings: object, action: str, args: argparse.Namespace)
                 rt, args.email, _read_password(), name=args.name, team=args.team, admin=args.admin
             )
             print(f"created user {user.email} (team id {user.team_id})", file=sys.stderr)
+        elif action == "tokens" and args.action == "revoke":
+            count = await revoke_tokens(rt, args.email)
+            print(f"revoked {count} token(s) of {args.email}", file=sys.stderr)
         elif action == "tokens":
             print(await create_token(rt, args.email))
         elif action == "status":

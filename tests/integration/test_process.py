@@ -134,6 +134,10 @@ def test_commands_and_a_kill_minus_9_during_a_burst(
     logged = inbound()
     assert sorted(e["message_id"] for e in logged) == sorted(ids)  # all 20, each exactly once
 
+    revoked = serve.cli("tokens", "revoke", "ops@acme.test")
+    assert revoked.returncode == 0 and "revoked 1" in revoked.stderr
+    assert api.get("/me").status_code == 401  # a revoked token is refused at once
+
     status = serve.cli("status")
     assert status.returncode == 0
     assert mail_user.email in status.stdout and "connected" in status.stdout

@@ -101,6 +101,17 @@ async def create_token(rt: Runtime, email: str) -> str:
     return token
 
 
+async def revoke_tokens(rt: Runtime, email: str) -> int:
+    """Revoke every API token of a user (a leaked token, a person leaving); returns how many."""
+    address = normalise_address(email, field="email")
+    async with rt.engine.begin() as conn:
+        user_id = await conn.scalar(select(users.c.id).where(users.c.email == address))
+        if user_id is None:
+            raise NotFound("user")
+        result = await conn.execute(api_tokens.delete().where(api_tokens.c.user_id == user_id))
+    return int(result.rowcount or 0)
+
+
 async def caller_for_token(rt: Runtime, token: str) -> Caller:
     async with rt.engine.connect() as conn:
         row = (

@@ -31,6 +31,7 @@ class Caller:
     name: str
     is_admin: bool
     bcc_token: str
+    session_epoch: int = 0
 
 
 def _caller(row: object) -> Caller:
@@ -41,6 +42,7 @@ def _caller(row: object) -> Caller:
         name=row.name,  # type: ignore[attr-defined]
         is_admin=row.is_admin,  # type: ignore[attr-defined]
         bcc_token=row.bcc_token,  # type: ignore[attr-defined]
+        session_epoch=row.session_epoch,  # type: ignore[attr-defined]
     )
 
 
@@ -99,6 +101,14 @@ async def create_token(rt: Runtime, email: str) -> str:
             api_tokens.insert().values(user_id=user_id, token_hash=_token_hash(token), created_at=now())
         )
     return token
+
+
+async def end_web_sessions(rt: Runtime, caller: Caller) -> None:
+    """Sign the user out everywhere: every session cookie issued so far stops working."""
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            users.update().where(users.c.id == caller.user_id).values(session_epoch=users.c.session_epoch + 1)
+        )
 
 
 async def revoke_tokens(rt: Runtime, email: str) -> int:

@@ -49,6 +49,8 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     # Local part of the user's BCC logging address; unguessable, rotatable.
     Column("bcc_token", String(64), nullable=False, unique=True),
+    # Part of every web session cookie; signing out bumps it, which ends all the user's sessions.
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
     Column("created_at", Stamp, nullable=False),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from inboxlink.services.users import check_password
+from inboxlink.services.users import check_password, end_web_sessions
 from inboxlink.web.deps import CheckedForm, WebDep, optional_caller, safe_next, text
 from inboxlink.web.security import end_session, start_session
 
@@ -50,12 +50,15 @@ async def login(request: Request, web: WebDep, form: CheckedForm) -> Response:
         return await again("That email address and password don’t match. Check them and try again.", 401)
     web.throttle.succeeded(email, ip)
     response = RedirectResponse(next_path, status_code=303)
-    start_session(request, response, web.signer, caller.user_id)
+    start_session(request, response, web.signer, caller.user_id, caller.session_epoch)
     return response
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(_: CheckedForm) -> Response:
+async def logout(_: CheckedForm, request: Request, web: WebDep) -> Response:
+    caller = await optional_caller(request, web)
+    if caller is not None:
+        await end_web_sessions(web.rt, caller)
     response = RedirectResponse("/login", status_code=303)
     end_session(response)
     return response

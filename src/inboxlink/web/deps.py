@@ -56,8 +56,12 @@ def is_fetch(request: Request) -> bool:
 
 
 async def optional_caller(request: Request, web: WebDep) -> Caller | None:
-    user_id = web.signer.session_user(request.cookies.get(SESSION_COOKIE))
-    return None if user_id is None else await caller_for_user_id(web.rt, user_id)
+    session = web.signer.session_user(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None
+    caller = await caller_for_user_id(web.rt, session[0])
+    # A session from before the user last signed out is over.
+    return caller if caller is not None and caller.session_epoch == session[1] else None
 
 
 async def web_caller(request: Request, web: WebDep) -> Caller:

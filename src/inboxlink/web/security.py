@@ -2,8 +2,8 @@
 
 * Session: a cookie `il_session` = base64url(JSON {user id, expiry}) "." HMAC-SHA256, HttpOnly,
   SameSite=Lax, Secure only when the page itself came over https (a self-hosted install on plain
-  http on a LAN must still be able to sign in). Stateless: signing out deletes the cookie; a stolen
-  cookie stays valid until it expires (SESSION_DAYS).
+  http on a LAN must still be able to sign in). The cookie carries the user's session epoch: signing
+  out bumps it, which ends every session of that user (a copied cookie included).
 * CSRF: every visitor gets a random `il_csrf` cookie; forms and fetch POSTs carry
   HMAC(key, that nonce + the session cookie), checked on every POST (the double-submit pattern with a
   signed token bound to the session, so it also protects the sign-in form, before any session exists).
@@ -62,11 +62,14 @@ class Signer:
     def _mac(self, purpose: str, payload: str) -> str:
         return _b64(hmac.new(self._key, f"{purpose}:{payload}".encode(), hashlib.sha256).digest())
 
-    def session_value(self, user_id: int) -> str:
-        payload = _b64(json.dumps({"u": user_id, "exp": int(time.time()) + SESSION_DAYS * 86400}).encode())
+    def session_value(self, user_id: int, epoch: int = 0) -> str:
+        expires = int(time.time()) + SESSION_DAYS * 86400
+        payload = _b64(json.dumps({"u": user_id, "e": epoch, "exp": expires}).encode())
         return f"{payload}.{self._mac('session', payload)}"
 
-    def session_user(self, value: str | None) -> int | None:
+    def session_user(self, value: str | None) -> tuple[int, int] | None:
+        """(user id, session epoch) of a valid, unexpired cookie; the caller compares the epoch
+        with the user's current one (signing out bumps it)."""
         if not value or "." not in value:
             return None
         payload, mac = value.rsplit(".", 1)
@@ -74,10 +77,10 @@ class Signer:
             return None
         try:
             data = json.loads(_unb64(payload))
-            user_id, expires = int(data["u"]), int(data["exp"])
+            user_id, epoch, expires = int(data["u"]), int(data.get("e", 0)), int(data["exp"])
         except (ValueError, KeyError, TypeError):
             return None
-        return user_id if expires > time.time() else None
+        return (user_id, epoch) if expires > time.time() else None
 
     def csrf_token(self, nonce: str, session: str | None = None) -> str:
         # Bound to the session cookie too: someone who can plant cookies (a sibling subdomain, a
@@ -117,10 +120,10 @@ def set_cookies(request: Request, response: Response) -> None:
         )
 
 
-def start_session(request: Request, response: Response, signer: Signer, user_id: int) -> None:
+def start_session(request: Request, response: Response, signer: Signer, user_id: int, epoch: int = 0) -> None:
     response.set_cookie(
         SESSION_COOKIE,
-        signer.session_value(user_id),
+        signer.session_value(user_id, epoch),
         max_age=SESSION_DAYS * 86400,
         httponly=True,
         samesite="lax",

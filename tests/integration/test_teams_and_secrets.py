@@ -88,14 +88,20 @@ async def test_contacts_are_normalised_and_unique(app):
     assert me["email"] == "c@acme.test" and me["bcc_address"].endswith("@bcc.localhost")
 
 
-async def test_mailbox_password_is_not_in_the_database_or_the_log(
+async def test_secrets_and_mail_bodies_are_not_in_the_database_or_the_log(
     app, mail_server, provider_smtp, mail_user, caplog
 ):
     caplog.set_level(logging.DEBUG)
     user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
     resp = await user.post(
         "/api/v1/emails",
-        {"inbox_id": inbox["id"], "to": [{"email": "q@elsewhere.test"}], "subject": "s", "text": "t"},
+        {
+            "inbox_id": inbox["id"],
+            "to": [{"email": "q@elsewhere.test"}],
+            "subject": "s",
+            "text": "BODY-MARKER-7f3a: the offer",
+            "html": "<p>HTML-MARKER-7f3a</p>",
+        },
     )
     await wait_sent(user, resp.json()["id"])
     await app.rt.engine.dispose()  # flush the WAL into the main file too
@@ -103,6 +109,12 @@ async def test_mailbox_password_is_not_in_the_database_or_the_log(
     for path in app.data_dir.rglob("*"):
         if path.is_file():
             assert secret not in path.read_bytes(), path
+    for marker in (b"BODY-MARKER-7f3a", b"HTML-MARKER-7f3a"):  # stored mail is encrypted at rest too
+        for path in app.data_dir.rglob("*"):
+            if path.is_file():
+                assert marker not in path.read_bytes(), (marker, path)
+    shown = (await user.get(f"/api/v1/emails/{resp.json()['id']}")).json()
+    assert shown["text"] == "BODY-MARKER-7f3a: the offer" and "HTML-MARKER-7f3a" in shown["html"]
     assert mail_user.password not in caplog.text
     assert mail_user.password not in (await user.get(f"/api/v1/inboxes/{inbox['id']}")).text
     assert (app.data_dir / "secret.key").stat().st_mode & 0o777 == 0o600

@@ -207,7 +207,7 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
                 updated_at=stamp,
             )
         )
-        view = (await email_views(conn, caller.team_id, [email_id]))[0]
+        view = (await email_views(rt, conn, caller.team_id, [email_id]))[0]
     rt.outbox_wakeup.set()
     rt.timeline.publish(
         caller.team_id, {"type": "email", "email_id": email_id, "thread_id": view["thread_id"]}
@@ -229,7 +229,7 @@ async def _reply_parent(rt: Runtime, caller: Caller, email_id: object) -> Any:
 
 async def get_email(rt: Runtime, caller: Caller, email_id: int) -> dict[str, object]:
     async with rt.engine.connect() as conn:
-        views = await email_views(conn, caller.team_id, [email_id])
+        views = await email_views(rt, conn, caller.team_id, [email_id])
     if not views:
         raise NotFound("email")
     return views[0]
@@ -255,7 +255,7 @@ async def get_thread(rt: Runtime, caller: Caller, thread_id: int) -> dict[str, o
             .scalars()
             .all()
         )
-        items = await email_views(conn, caller.team_id, list(ids))
+        items = await email_views(rt, conn, caller.team_id, list(ids))
     return {"id": row.id, "subject": row.subject, "emails": items}
 
 
@@ -274,7 +274,7 @@ async def contact_emails(rt: Runtime, caller: Caller, contact_id: int) -> list[d
             .scalars()
             .all()
         )
-        return await email_views(conn, caller.team_id, list(ids))
+        return await email_views(rt, conn, caller.team_id, list(ids))
 
 
 async def contact_attachments(rt: Runtime, caller: Caller, contact_id: int) -> list[dict[str, object]]:

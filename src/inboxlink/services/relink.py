@@ -86,7 +86,7 @@ async def relink_email(rt: Runtime, caller: Caller, email_id: int, body: dict[st
                 created_at=now(),
             )
         )
-        view = (await email_views(conn, caller.team_id, [email_id]))[0]
+        view = (await email_views(rt, conn, caller.team_id, [email_id]))[0]
     view["moves"] = await email_move_history(rt, caller, email_id)
     rt.timeline.publish(caller.team_id, {"type": "email", "email_id": email_id, "thread_id": thread_id})
     return view

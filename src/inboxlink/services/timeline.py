@@ -112,8 +112,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             cc_addrs=_addr_json(new.cc),
             bcc_addrs=_addr_json(new.bcc),
             subject=new.subject,
-            text=new.text,
-            html=new.html,
+            text=seal(rt, new.text),
+            html=seal(rt, new.html) if new.html is not None else None,
             in_reply_to=new.in_reply_to,
             references=list(new.references),
             problems=list(new.problems),
@@ -150,8 +150,22 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
     return email_id
 
 
+SEALED = "fernet:"
+
+
+def seal(rt: Runtime, text: str) -> str:
+    """Mail bodies are encrypted at rest with the installation key (like credentials and blobs)."""
+    return SEALED + rt.box.encrypt(text.encode("utf-8", "surrogatepass")).decode("ascii")
+
+
+def unseal(rt: Runtime, stored: str | None) -> str | None:
+    if stored is None or not stored.startswith(SEALED):
+        return stored  # written before bodies were sealed
+    return rt.box.decrypt(stored[len(SEALED) :].encode("ascii")).decode("utf-8", "surrogatepass")
+
+
 async def email_views(
-    conn: AsyncConnection, team_id: int, email_ids: Sequence[int]
+    rt: Runtime, conn: AsyncConnection, team_id: int, email_ids: Sequence[int]
 ) -> list[dict[str, object]]:
     """Email objects in the order of `email_ids`, loaded with three queries whatever their number."""
     if not email_ids:
@@ -193,8 +207,8 @@ async def email_views(
             "cc": r.cc_addrs,
             "bcc": r.bcc_addrs,
             "subject": r.subject,
-            "text": r.text,
-            "html": r.html,
+            "text": unseal(rt, r.text) or "",
+            "html": unseal(rt, r.html),
             "sent_at": iso(r.sent_at),
             "created_at": iso(r.created_at),
             "attachments": files_of.get(r.id, []),

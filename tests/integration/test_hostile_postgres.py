@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import CLIENT
-from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
-from tests.support.flows import connect, inbound, monitor_connected, wait_sent
+from tests.support.app import fresh_postgres_db, postgres_reachable, running_app
+from tests.support.flows import inbound, start_conversation
 from tests.support.replies import make_reply
 
 
@@ -25,13 +25,9 @@ async def test_oversized_header_values_do_not_block_the_inbox(
     pg_url, tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
 ):
     async with running_app(tmp_path / "data", pg_url) as app:
-        user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
-        resp = await user.post(
-            "/api/v1/emails",
-            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Big", "text": "t"},
+        user, _inbox, sent = await start_conversation(
+            app, mail_server, provider_smtp, mail_user, to=CLIENT, subject="Big", text="t"
         )
-        sent = await wait_sent(user, resp.json()["id"])
-        await wait_for(lambda: monitor_connected(app, inbox["id"]))
         long_name = "N" * 600
         long_sender = "x" * 400 + "@prospect.test"
         raw = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.integration.conftest import CLIENT
 from tests.support.app import running_app, wait_for
-from tests.support.flows import connect, inbound, monitor_connected, wait_sent
+from tests.support.flows import connect, inbound, monitor_connected, start_conversation, wait_sent
 from tests.support.replies import make_reply
 
 
@@ -135,13 +135,9 @@ async def test_users_own_follow_up_from_sent_is_logged_once(
     tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
 ):
     async with running_app(tmp_path / "data", INBOXLINK_POLL_INTERVAL="1") as app:
-        user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
-        resp = await user.post(
-            "/api/v1/emails",
-            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Proposal", "text": "v1"},
+        user, inbox, sent = await start_conversation(
+            app, mail_server, provider_smtp, mail_user, to=CLIENT, subject="Proposal", text="v1"
         )
-        sent = await wait_sent(user, resp.json()["id"])
-        await wait_for(lambda: monitor_connected(app, inbox["id"]))
         # The user answers their own thread from their usual mail client; it files the mail in Sent.
         follow_id, raw = make_reply(
             sender=mail_user.email,
@@ -227,13 +223,9 @@ async def test_a_deleted_sent_folder_does_not_stop_reply_logging(
     tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
 ):
     async with running_app(tmp_path / "data", INBOXLINK_POLL_INTERVAL="1") as app:
-        user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
-        resp = await user.post(
-            "/api/v1/emails",
-            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Hi", "text": "t"},
+        user, inbox, sent = await start_conversation(
+            app, mail_server, provider_smtp, mail_user, to=CLIENT, subject="Hi", text="t"
         )
-        sent = await wait_sent(user, resp.json()["id"])
-        await wait_for(lambda: monitor_connected(app, inbox["id"]))
         mail_server.doveadm("mailbox", "delete", "-s", "-u", mail_user.email, "Sent")
         _id, raw = make_reply(
             sender=CLIENT,

@@ -7,8 +7,8 @@ import email
 from email import policy
 
 from tests.integration.conftest import CLIENT
-from tests.support.app import running_app, wait_for
-from tests.support.flows import connect, inbound, monitor_connected, wait_sent
+from tests.support.app import running_app
+from tests.support.flows import inbound, start_conversation, wait_sent
 from tests.support.replies import make_reply
 
 
@@ -133,13 +133,9 @@ async def test_an_attachment_over_the_limit_is_listed_but_not_kept(
     tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
 ):
     async with running_app(tmp_path / "data", INBOXLINK_MAX_ATTACHMENT_BYTES="100000") as small:
-        user, inbox = await connect(small, mail_server, provider_smtp, mail_user)
-        resp = await user.post(
-            "/api/v1/emails",
-            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Big", "text": "t"},
+        user, _inbox, sent = await start_conversation(
+            small, mail_server, provider_smtp, mail_user, to=CLIENT, subject="Big", text="t"
         )
-        sent = await wait_sent(user, resp.json()["id"])
-        await wait_for(lambda: monitor_connected(small, inbox["id"]))
         big = bytes(range(256)) * 1200  # ~300 KB, three times the limit
         _id, raw = make_reply(
             sender=CLIENT,

@@ -10,7 +10,7 @@ from inboxlink.domain.models import Address
 from inboxlink.services.timeline import NewEmail, store_email
 from tests.integration.conftest import CLIENT
 from tests.support.app import running_app, wait_for
-from tests.support.flows import connect, inbound, monitor_connected, wait_sent
+from tests.support.flows import connect, inbound, monitor_connected, start_conversation, wait_sent
 from tests.support.replies import make_reply
 
 
@@ -53,13 +53,9 @@ async def test_old_email_forwarded_to_someone_new_starts_its_own_thread(
     tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
 ):
     async with running_app(tmp_path / "data", INBOXLINK_POLL_INTERVAL="1") as app:
-        user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
-        resp = await user.post(
-            "/api/v1/emails",
-            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Pricing", "text": "v1"},
+        user, _inbox, sent = await start_conversation(
+            app, mail_server, provider_smtp, mail_user, to=CLIENT, subject="Pricing", text="v1"
         )
-        sent = await wait_sent(user, resp.json()["id"])
-        await wait_for(lambda: monitor_connected(app, inbox["id"]))
         bob_reply, raw = make_reply(
             sender=CLIENT,
             to=mail_user.email,

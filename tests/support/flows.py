@@ -43,3 +43,24 @@ async def inbound(
 
     result: list[dict[str, Any]] = await wait_for(check, timeout=timeout)
     return result
+
+
+async def start_conversation(
+    app: TestApp,
+    mail_server: Any,
+    provider_smtp: Any,
+    account: Any,
+    *,
+    to: str,
+    subject: str,
+    text: str = "t",
+) -> tuple[TestUser, dict[str, Any], dict[str, Any]]:
+    """A connected inbox, one email sent from the CRM to `to`, and its monitor up: (user, inbox, email)."""
+    user, inbox = await connect(app, mail_server, provider_smtp, account)
+    resp = await user.post(
+        "/api/v1/emails", {"inbox_id": inbox["id"], "to": [{"email": to}], "subject": subject, "text": text}
+    )
+    sent = await wait_sent(user, resp.json()["id"])
+    assert sent["status"] == "sent", sent["error"]
+    await wait_for(lambda: monitor_connected(app, inbox["id"]))
+    return user, inbox, sent

@@ -3,10 +3,7 @@ kill -9 in the middle of a burst of replies, and a prompt exit on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,67 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.peers.dovecot import free_ports
 from tests.support.mail import inbox_body
 from tests.support.replies import make_reply
+from tests.support.serve import ServeProcess
 
 CLIENT = "burst-client@prospect.test"
 
 
-class Serve:
-    """One `inboxlink serve` process at a time on a fixed data dir and port."""
-
-    def __init__(self, data: Path, ca_file: str) -> None:
-        http_port, bcc_port = free_ports(2)
-        self.base = f"http://127.0.0.1:{http_port}"
-        self.env = {
-            **os.environ,
-            "INBOXLINK_DATA_DIR": str(data),
-            "INBOXLINK_HTTP": f"127.0.0.1:{http_port}",
-            "INBOXLINK_BCC_SMTP": f"127.0.0.1:{bcc_port}",
-            "SSL_CERT_FILE": ca_file,
-        }
-        self.log = data.parent / "serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "inboxlink.cli", *args],
-            input=stdin,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "inboxlink.cli", "serve"], env=self.env, stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.base}/api/v1/me", timeout=1)
-                return
-            except httpx.HTTPError:
-                assert self.proc.poll() is None, self.log.read_text()
-                time.sleep(0.1)
-        raise AssertionError("serve did not start:\n" + self.log.read_text())
-
-    def kill(self, sig: int = signal.SIGKILL, within: float = 20) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout=within)
-
-
 @pytest.fixture
-def serve(tmp_path: Path, mail_server) -> Iterator[Serve]:
-    server = Serve(tmp_path / "data", mail_server.ca_file)
+def serve(tmp_path: Path, mail_server) -> Iterator[ServeProcess]:
+    server = ServeProcess(tmp_path / "data", mail_server.ca_file)
     yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.proc.kill()
-        server.proc.wait()
+    server.kill()
 
 
 def _wait(predicate, timeout: float):
@@ -88,7 +36,7 @@ def _wait(predicate, timeout: float):
 
 
 def test_commands_and_a_kill_minus_9_during_a_burst(
-    serve: Serve, mail_server, provider_smtp, mail_user
+    serve: ServeProcess, mail_server, provider_smtp, mail_user
 ) -> None:
     made = serve.cli("users", "create", "ops@acme.test", "--name", "Ops", stdin="a long password\n")
     assert made.returncode == 0, made.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.integration.conftest import CLIENT
 from tests.support.app import running_app, wait_for
 from tests.support.flows import connect, inbound, monitor_connected, start_conversation, wait_sent
-from tests.support.replies import make_reply
+from tests.support.replies import deliver_reply, make_reply
 
 
 async def _inbox(user, inbox_id):
@@ -32,14 +32,7 @@ async def test_password_change_disconnects_and_reconnecting_logs_the_backlog(
     assert mail_user.email in notes[0]["message"] and "reconnect" in notes[0]["message"].lower()
 
     # A reply arrives while the inbox is disconnected...
-    reply_id, raw = make_reply(
-        sender=CLIENT,
-        to=mail_user.email,
-        subject="Re: Our offer",
-        text="during the outage",
-        in_reply_to=sent["message_id"],
-    )
-    mail_server.deliver(mail_user.email, raw)
+    reply_id = deliver_reply(mail_server, mail_user.email, CLIENT, sent["message_id"], "during the outage")
     # ...a wrong new password is refused and changes nothing...
     wrong = await user.put(f"/api/v1/inboxes/{inbox['id']}/credentials", {"password": "still-wrong"})
     assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "auth_failed"
@@ -58,14 +51,7 @@ async def test_a_kick_alone_reconnects_by_itself(app, conversation, mail_server,
     before = monitor.sessions
     mail_server.kick(mail_user.email)
     await wait_for(lambda: _reconnected(monitor, before), timeout=15)
-    _id, raw = make_reply(
-        sender=CLIENT,
-        to=mail_user.email,
-        subject="Re: Our offer",
-        text="after the kick",
-        in_reply_to=sent["message_id"],
-    )
-    mail_server.deliver(mail_user.email, raw)
+    _id = deliver_reply(mail_server, mail_user.email, CLIENT, sent["message_id"], "after the kick")
     [reply] = await inbound(user, sent["contact_ids"][0])
     assert "after the kick" in reply["text"]
     assert (await _inbox(user, inbox["id"]))["status"] == "connected"
@@ -88,14 +74,7 @@ async def test_server_restart_is_survived(app, conversation, mail_server, mail_u
         assert during["status"] == "connected"  # a short outage is not a disconnect
     finally:
         mail_server.start()
-    _id, raw = make_reply(
-        sender=CLIENT,
-        to=mail_user.email,
-        subject="Re: Our offer",
-        text="after the restart",
-        in_reply_to=sent["message_id"],
-    )
-    mail_server.deliver(mail_user.email, raw)
+    _id = deliver_reply(mail_server, mail_user.email, CLIENT, sent["message_id"], "after the restart")
     [reply] = await inbound(user, sent["contact_ids"][0], timeout=40)
     assert "after the restart" in reply["text"]
 
@@ -108,25 +87,11 @@ async def test_server_restart_is_survived(app, conversation, mail_server, mail_u
 
 async def test_uidvalidity_change_rescans_without_duplicates(app, conversation, mail_server, mail_user):
     user, _inbox, sent = conversation
-    first_id, raw = make_reply(
-        sender=CLIENT,
-        to=mail_user.email,
-        subject="Re: Our offer",
-        text="first",
-        in_reply_to=sent["message_id"],
-    )
-    mail_server.deliver(mail_user.email, raw)
+    first_id = deliver_reply(mail_server, mail_user.email, CLIENT, sent["message_id"], "first")
     await inbound(user, sent["contact_ids"][0])
     mail_server.set_uidvalidity(mail_user.email, "INBOX", 4242)
     mail_server.kick(mail_user.email)  # the folder was rebuilt: sessions start over
-    second_id, raw = make_reply(
-        sender=CLIENT,
-        to=mail_user.email,
-        subject="Re: Our offer",
-        text="second",
-        in_reply_to=sent["message_id"],
-    )
-    mail_server.deliver(mail_user.email, raw)
+    second_id = deliver_reply(mail_server, mail_user.email, CLIENT, sent["message_id"], "second")
     found = await inbound(user, sent["contact_ids"][0], count=2, timeout=30)
     assert sorted(e["message_id"] for e in found) == sorted([first_id, second_id])
 
@@ -227,14 +192,9 @@ async def test_a_deleted_sent_folder_does_not_stop_reply_logging(
             app, mail_server, provider_smtp, mail_user, to=CLIENT, subject="Hi", text="t"
         )
         mail_server.doveadm("mailbox", "delete", "-s", "-u", mail_user.email, "Sent")
-        _id, raw = make_reply(
-            sender=CLIENT,
-            to=mail_user.email,
-            subject="Re: Hi",
-            text="still logged",
-            in_reply_to=sent["message_id"],
+        _id = deliver_reply(
+            mail_server, mail_user.email, CLIENT, sent["message_id"], "still logged", subject="Re: Hi"
         )
-        mail_server.deliver(mail_user.email, raw)
         [reply] = await inbound(user, sent["contact_ids"][0])
         assert "still logged" in reply["text"]
 
@@ -302,14 +262,7 @@ async def test_a_reply_without_message_id_is_not_doubled_by_a_rescan(
     await inbound(user, sent["contact_ids"][0])
     mail_server.set_uidvalidity(mail_user.email, "INBOX", 7777)
     mail_server.kick(mail_user.email)
-    _id, raw = make_reply(
-        sender=CLIENT,
-        to=mail_user.email,
-        subject="Re: Our offer",
-        text="second",
-        in_reply_to=sent["message_id"],
-    )
-    mail_server.deliver(mail_user.email, raw)
+    _id = deliver_reply(mail_server, mail_user.email, CLIENT, sent["message_id"], "second")
     found = await inbound(user, sent["contact_ids"][0], count=2, timeout=30)
     assert sorted(e["text"].strip() for e in found) == ["no id here", "second"]
 

@@ -12,7 +12,7 @@ from tests.integration.conftest import CLIENT
 from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
 from tests.support.flows import inbound, wait_sent
 from tests.support.mail import inbox_body
-from tests.support.replies import make_reply
+from tests.support.replies import deliver_reply
 
 
 @pytest.fixture
@@ -60,14 +60,9 @@ async def test_each_inbox_has_one_worker_and_survives_a_worker_stopping(
         # `first` has stopped and released its leases: `second` follows every inbox now.
         await wait_for(lambda: _all(second, inbox_ids), timeout=20)
         user.client = second.client
-        _id, raw = make_reply(
-            sender=CLIENT,
-            to=accounts[0][0],
-            subject="Re: Scale",
-            text="still here",
-            in_reply_to=sent["message_id"],
+        _id = deliver_reply(
+            mail_server, accounts[0][0], CLIENT, sent["message_id"], "still here", subject="Re: Scale"
         )
-        mail_server.deliver(accounts[0][0], raw)
         [reply] = await inbound(user, sent["contact_ids"][0], timeout=30)
         assert "still here" in reply["text"]
 

@@ -11,7 +11,7 @@ from inboxlink.services.timeline import NewEmail, store_email
 from tests.integration.conftest import CLIENT
 from tests.support.app import running_app, wait_for
 from tests.support.flows import connect, inbound, monitor_connected, start_conversation, wait_sent
-from tests.support.replies import make_reply
+from tests.support.replies import deliver_reply, make_reply
 
 
 async def test_reply_logged_although_the_relay_rewrote_our_message_id(
@@ -181,14 +181,9 @@ async def test_a_rewriting_relay_that_files_its_own_sent_copy_causes_no_double(
         emails = (await user.get(f"/api/v1/threads/{sent['thread_id']}")).json()["emails"]
         assert [e["id"] for e in emails] == [sent["id"]]
         # A reply that names only the rewritten id (In-Reply-To, no References) still matches.
-        _id, raw = make_reply(
-            sender=CLIENT,
-            to=mail_user.email,
-            subject="Re: Once",
-            text="only the new id",
-            in_reply_to=rewritten,
+        _id = deliver_reply(
+            mail_server, mail_user.email, CLIENT, rewritten, "only the new id", subject="Re: Once"
         )
-        mail_server.deliver(mail_user.email, raw)
         [reply] = await inbound(user, sent["contact_ids"][0])
         assert reply["thread_id"] == sent["thread_id"]
 

@@ -6,6 +6,7 @@ import secrets
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 
 def make_reply(
@@ -43,3 +44,13 @@ def make_reply(
 
 def fixture(raw: bytes, tracked_id: str) -> bytes:
     return raw.replace(b"{TRACKED_ID}", tracked_id.encode())
+
+
+def deliver_reply(
+    mail_server: Any, mailbox: str, sender: str, parent_id: str, text: str, subject: str = "Re: Our offer"
+) -> str:
+    """A reply from `sender` to the tracked email `parent_id`, delivered into `mailbox` over LMTP;
+    returns its Message-ID."""
+    reply_id, raw = make_reply(sender=sender, to=mailbox, subject=subject, text=text, in_reply_to=parent_id)
+    mail_server.deliver(mailbox, raw)
+    return reply_id

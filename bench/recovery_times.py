@@ -26,7 +26,7 @@ Per repetition, in this order, on Dovecot A (each figure from the moment named f
 and on Dovecot B:
   5. kill -9 of `inboxlink serve`, 20 replies delivered while it is down, the process started again →
      all 20 visible through its HTTP API; also process start → HTTP answers. The dead process still
-     holds the inbox's lease (services.leases, 30 s TTL renewed every 5 s supervisor pass), so the new
+     holds the inbox's lease (services.platform.leases, 30 s TTL renewed every 5 s supervisor pass), so the new
      process may take the inbox over only after it expires, at its first pass after that (its passes
      run every 5 s from its start): the lease time left at the restart is printed next to the figure.
      The kill comes at a random point of the 5 s renewal cycle, as a crash would.

@@ -8,7 +8,7 @@ What each SMTP step decides, as early as the protocol allows:
   A second, *different* logging address in the same transaction gets `452 4.5.3`: an MTA then sends
   the message again for that recipient alone, so each message is checked against one user.
 * MAIL / DATA — bigger than `max_send_bytes` → `552` (aiosmtpd: SIZE at MAIL, the byte count at DATA).
-* DATA — `services.bcc_logging.log_bcc_message` decides and stores; `250` only after the commit, so
+* DATA — `services.mail.bcc_logging.log_bcc_message` decides and stores; `250` only after the commit, so
   an accepted message is never lost. A From that is not the user's → `550 5.7.1`; an unexpected fault
   → `451` and the sending MTA retries (logging is idempotent).
 
@@ -24,8 +24,8 @@ import weakref
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from inboxlink.services.bcc_logging import BccRejected, bcc_user, log_bcc_message
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.mail.bcc_logging import BccRejected, bcc_user, log_bcc_message
+from inboxlink.services.platform.runtime import Runtime
 
 __all__ = ["BccListener"]
 

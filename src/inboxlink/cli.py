@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from inboxlink.config import ConfigError, load_settings
 from inboxlink.runner import run
+from inboxlink.services.accounts.status import status_lines
+from inboxlink.services.accounts.users import create_token, create_user, revoke_tokens
 from inboxlink.services.errors import ServiceError
-from inboxlink.services.runtime import Runtime
-from inboxlink.services.status import status_lines
-from inboxlink.services.users import create_token, create_user, revoke_tokens
+from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import migrate
 
 

@@ -15,8 +15,8 @@ import uvicorn
 from inboxlink.api.app import create_app
 from inboxlink.bcc import BccListener
 from inboxlink.config import Settings
-from inboxlink.services.event_bridge import EventBridge
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.platform.event_bridge import EventBridge
+from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import migrate
 from inboxlink.sync.outbox_worker import OutboxWorker
 from inboxlink.sync.supervisor import Supervisor

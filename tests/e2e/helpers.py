@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from inboxlink.services import inboxes
+from inboxlink.services.accounts import inboxes
 from tests.e2e.browser import Tab
 from tests.e2e.live_server import PASSWORD, LiveServer
 from tests.support.mail import inbox_body

@@ -17,7 +17,7 @@ import uvicorn
 
 from inboxlink import web
 from inboxlink.api.app import create_app
-from inboxlink.services.users import create_user
+from inboxlink.services.accounts.users import create_user
 from tests.support.app import TestApp, running_app
 
 PASSWORD = "correct horse battery"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from inboxlink.services import contacts, emails
+from inboxlink.services.crm import contacts, records
 from tests.e2e.browser import CHROMIUM, Tab, screenshot
 from tests.e2e.helpers import (
     CLIENT,
@@ -215,7 +215,7 @@ def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
     assert len(mail_server.messages(mail_user.email, "Sent")) == 1
 
     # A reply delivered over LMTP shows up by itself.
-    [sent] = live.call(emails.contact_emails(live.app.rt, caller, contact_id))
+    [sent] = live.call(records.contact_emails(live.app.rt, caller, contact_id))
     reply_id, raw = make_reply(
         sender=f"Chris Client <{CLIENT}>",
         to=mail_user.email,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from inboxlink.bcc import BccListener
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.platform.runtime import Runtime
 from tests.integration.test_send import connect
 from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
 from tests.support.replies import make_reply

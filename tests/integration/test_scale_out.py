@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from inboxlink.services.event_bridge import EventBridge
+from inboxlink.services.platform.event_bridge import EventBridge
 from tests.integration.conftest import CLIENT
 from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
 from tests.support.flows import inbound, wait_sent

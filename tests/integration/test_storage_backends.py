@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from inboxlink.services.accounts.users import check_password, create_user
 from inboxlink.services.errors import Conflict
-from inboxlink.services.users import check_password, create_user
 from inboxlink.storage.tables import tracked_ids
 from tests.support.app import fresh_postgres_db, postgres_reachable, running_app
 

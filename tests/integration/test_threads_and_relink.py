@@ -7,7 +7,7 @@ import email
 from email import policy
 
 from inboxlink.domain.models import Address
-from inboxlink.services.timeline import NewEmail, store_email
+from inboxlink.services.crm.timeline import NewEmail, store_email
 from tests.integration.conftest import CLIENT
 from tests.support.app import running_app, wait_for
 from tests.support.flows import connect, inbound, monitor_connected, start_conversation, wait_sent

@@ -16,8 +16,8 @@ import httpx
 
 from inboxlink.api.app import create_app
 from inboxlink.config import load_settings
-from inboxlink.services.runtime import Runtime
-from inboxlink.services.users import Caller, create_token, create_user
+from inboxlink.services.accounts.users import Caller, create_token, create_user
+from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import migrate
 from inboxlink.sync.outbox_worker import OutboxWorker
 from inboxlink.sync.supervisor import Supervisor

@@ -8,7 +8,7 @@ from inboxlink import __version__, web
 from inboxlink.api import errors
 from inboxlink.api.limits import BodyLimit
 from inboxlink.api.routes import router
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.platform.runtime import Runtime
 
 
 def create_app(rt: Runtime) -> FastAPI:

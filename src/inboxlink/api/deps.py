@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from inboxlink.services.accounts.users import Caller, caller_for_token
 from inboxlink.services.errors import ServiceError, Unauthorized
-from inboxlink.services.runtime import Runtime
-from inboxlink.services.users import Caller, caller_for_token
+from inboxlink.services.platform.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -8,7 +8,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 
 from inboxlink.api.deps import BodyDep, CallerDep, RuntimeDep
-from inboxlink.services import contacts, emails, health, inboxes, relink, users
+from inboxlink.services.accounts import health, inboxes, users
+from inboxlink.services.crm import contacts, records
+from inboxlink.services.mail import compose, relink
 
 router = APIRouter(prefix="/api/v1")
 
@@ -76,17 +78,17 @@ async def get_contact(rt: RuntimeDep, caller: CallerDep, contact_id: int) -> dic
 
 @router.get("/contacts/{contact_id}/emails")
 async def contact_emails(rt: RuntimeDep, caller: CallerDep, contact_id: int) -> dict[str, object]:
-    return {"items": await emails.contact_emails(rt, caller, contact_id)}
+    return {"items": await records.contact_emails(rt, caller, contact_id)}
 
 
 @router.get("/contacts/{contact_id}/attachments")
 async def contact_attachments(rt: RuntimeDep, caller: CallerDep, contact_id: int) -> dict[str, object]:
-    return {"items": await emails.contact_attachments(rt, caller, contact_id)}
+    return {"items": await records.contact_attachments(rt, caller, contact_id)}
 
 
 @router.get("/attachments/{attachment_id}")
 async def attachment(rt: RuntimeDep, caller: CallerDep, attachment_id: int) -> Response:
-    filename, content_type, data = await emails.attachment_bytes(rt, caller, attachment_id)
+    filename, content_type, data = await records.attachment_bytes(rt, caller, attachment_id)
     return Response(
         data,
         media_type=content_type,
@@ -100,12 +102,12 @@ async def attachment(rt: RuntimeDep, caller: CallerDep, attachment_id: int) -> R
 
 @router.post("/emails", status_code=202)
 async def send_email(rt: RuntimeDep, caller: CallerDep, body: BodyDep) -> dict[str, object]:
-    return await emails.send_email(rt, caller, body)
+    return await compose.send_email(rt, caller, body)
 
 
 @router.get("/emails/{email_id}")
 async def get_email(rt: RuntimeDep, caller: CallerDep, email_id: int) -> dict[str, object]:
-    return await emails.get_email(rt, caller, email_id)
+    return await records.get_email(rt, caller, email_id)
 
 
 @router.post("/emails/{email_id}/relink")
@@ -115,13 +117,13 @@ async def relink_email(rt: RuntimeDep, caller: CallerDep, email_id: int, body: B
 
 @router.get("/emails/{email_id}/moves")
 async def email_moves(rt: RuntimeDep, caller: CallerDep, email_id: int) -> dict[str, object]:
-    await emails.get_email(rt, caller, email_id)  # 404 for another team's email
+    await records.get_email(rt, caller, email_id)  # 404 for another team's email
     return {"items": await relink.email_move_history(rt, caller, email_id)}
 
 
 @router.get("/threads/{thread_id}")
 async def get_thread(rt: RuntimeDep, caller: CallerDep, thread_id: int) -> dict[str, object]:
-    return await emails.get_thread(rt, caller, thread_id)
+    return await records.get_thread(rt, caller, thread_id)
 
 
 @router.get("/notifications")

@@ -10,7 +10,7 @@ Mail clients that forward "inline" write the original's headers as plain text un
 The first (outermost) marker followed by a header block with a usable From address wins; the text
 above it is the forwarder's own note and is not part of the original. Dates in these blocks are
 written for humans, usually without a zone: `date` is then naive and the caller decides which zone
-the forwarder's client meant (see `services.bcc_logging`).
+the forwarder's client meant (see `services.mail.bcc_logging`).
 """
 
 from __future__ import annotations

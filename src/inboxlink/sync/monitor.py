@@ -4,7 +4,7 @@ replies, then wait in IDLE (or poll where the server has no IDLE).
 Per wake-up, for each folder: SELECT (read-only, CONDSTORE when offered) → compare with the cursor
 (UIDVALIDITY, last UID) → UID FETCH the new messages' match headers only → look the candidate ids up
 in one indexed query → for a match only, fetch BODY.PEEK[] and log it with the cursor advance in the
-same transaction (services.replies). A message that matches nothing is never fetched in full and
+same transaction (services.mail.replies). A message that matches nothing is never fetched in full and
 leaves no trace but the cursor. PEEK everywhere: the user's \\Seen flags are never touched.
 
 Faults: authentication refused → the inbox is marked disconnected (auth_failed) and this monitor
@@ -29,9 +29,10 @@ from inboxlink import imap
 from inboxlink.domain.matching import candidate_ids, find_match
 from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.mime.headers import own_id, scan_headers
-from inboxlink.services import health, replies
-from inboxlink.services.inboxes import inbox_password
-from inboxlink.services.runtime import Runtime, now
+from inboxlink.services.accounts import health
+from inboxlink.services.accounts.inboxes import inbox_password
+from inboxlink.services.mail import replies
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes
 
 log = logging.getLogger(__name__)

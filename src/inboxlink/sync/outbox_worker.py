@@ -1,4 +1,4 @@
-"""The send worker: takes due outbox jobs one at a time and hands them to `services.sending`.
+"""The send worker: takes due outbox jobs one at a time and hands them to `services.mail.delivery`.
 
 Woken at once by the API (same process) and otherwise polls, so a job queued by another process on
 PostgreSQL is still picked up within `poll` seconds."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from inboxlink.services import sending
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.mail import delivery
+from inboxlink.services.platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class OutboxWorker:
 
     async def _recover(self) -> None:
         try:
-            found = await sending.recover_interrupted(self.rt, self.orphan_after)
+            found = await delivery.recover_interrupted(self.rt, self.orphan_after)
             if found:
                 log.info("resolved %d sends interrupted by a stop or a failed worker", found)
         except Exception:
@@ -42,11 +42,11 @@ class OutboxWorker:
                 await self._recover()
                 next_recovery = loop.time() + RECOVERY_EVERY
             try:
-                job = await sending.claim_next_job(self.rt)
+                job = await delivery.claim_next_job(self.rt)
                 if job is not None:
-                    await sending.process_job(self.rt, job)
+                    await delivery.process_job(self.rt, job)
                     continue
-                wait = await sending.next_due_in(self.rt)
+                wait = await delivery.next_due_in(self.rt)
             except Exception:
                 log.exception("send worker iteration failed; retrying shortly")
                 wait = self.poll

@@ -1,6 +1,6 @@
 """Keeps one InboxMonitor task per connected inbox that this worker holds the lease of: starts
 monitors for new or reconnected inboxes, stops them for deleted ones, restarts them when the
-credentials change, and renews its leases (services.leases) on every pass. Woken by the API in the
+credentials change, and renews its leases (services.platform.leases) on every pass. Woken by the API in the
 same process (`inboxes_changed`) and otherwise re-reads the inbox list every few seconds."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import socket
 
 from sqlalchemy import select
 
-from inboxlink.services import leases
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.platform import leases
+from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.tables import inboxes
 from inboxlink.sync.monitor import InboxMonitor
 

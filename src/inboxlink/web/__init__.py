@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.platform.runtime import Runtime
 from inboxlink.web import auth_routes, compose_routes, contact_routes, events, settings_routes
 from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
 from inboxlink.web.render import STATIC_DIR, Pages

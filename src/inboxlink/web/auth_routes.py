@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from inboxlink.services.users import check_password, end_web_sessions
+from inboxlink.services.accounts.users import check_password, end_web_sessions
 from inboxlink.web.deps import CheckedForm, WebDep, optional_caller, safe_next, text
 from inboxlink.web.security import end_session, start_session
 

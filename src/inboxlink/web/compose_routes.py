@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from inboxlink.services import emails
+from inboxlink.services.accounts.users import Caller
+from inboxlink.services.crm import records
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.users import Caller
+from inboxlink.services.mail import compose
 from inboxlink.web import format as fmt
 from inboxlink.web.contact_routes import _contact, reply_context, sending_context, timeline_context
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, is_fetch, text
@@ -100,7 +101,7 @@ async def send(
         }
         if not body["to"]:
             raise ComposeError("to", "Add at least one recipient.")
-        email = await emails.send_email(web.rt, caller, body)
+        email = await compose.send_email(web.rt, caller, body)
     except (ComposeError, ServiceError) as exc:
         raw_field = exc.field or ("form" if isinstance(exc, NotFound) else "text")
         field = FIELD_OF.get(raw_field.split("[")[0].split(".")[0], "form")
@@ -147,7 +148,7 @@ async def _compose_again(
 @router.get("/emails/{email_id}/status", include_in_schema=False)
 async def email_status(web: WebDep, caller: WebCaller, email_id: int) -> Response:
     try:
-        email = await emails.get_email(web.rt, caller, email_id)
+        email = await records.get_email(web.rt, caller, email_id)
     except NotFound as exc:
         raise PageNotFound() from exc
     return JSONResponse(status_view(email), headers={"Cache-Control": "no-store"})

@@ -8,9 +8,10 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from inboxlink.services import contacts, emails, inboxes
+from inboxlink.services.accounts import inboxes
+from inboxlink.services.accounts.users import Caller
+from inboxlink.services.crm import contacts, records
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
-from inboxlink.services.users import Caller
 from inboxlink.web import format as fmt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
@@ -110,8 +111,8 @@ def conversations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def timeline_context(web: WebState, caller: Caller, contact_id: int) -> dict[str, Any]:
-    items = await emails.contact_emails(web.rt, caller, contact_id)
-    files = await emails.contact_attachments(web.rt, caller, contact_id)
+    items = await records.contact_emails(web.rt, caller, contact_id)
+    files = await records.contact_attachments(web.rt, caller, contact_id)
     return {
         "threads": conversations(items),
         "email_count": len(items),
@@ -133,7 +134,7 @@ async def reply_context(
     if email_id is None:
         return None
     try:
-        email = await emails.get_email(web.rt, caller, email_id)
+        email = await records.get_email(web.rt, caller, email_id)
     except NotFound:
         return None
     on_record = email["contact_ids"]
@@ -156,7 +157,7 @@ async def contact_record(
     just_sent = None
     if sent is not None:
         try:
-            just_sent = await emails.get_email(web.rt, caller, sent)
+            just_sent = await records.get_email(web.rt, caller, sent)
         except NotFound:
             just_sent = None
     # ?reply=<email id>: the Reply link without JavaScript, the composer opens answering that email;
@@ -197,7 +198,7 @@ async def contact_timeline(request: Request, web: WebDep, caller: WebCaller, con
 @router.get("/attachments/{attachment_id}", include_in_schema=False)
 async def download(web: WebDep, caller: WebCaller, attachment_id: int) -> Response:
     try:
-        filename, content_type, data = await emails.attachment_bytes(web.rt, caller, attachment_id)
+        filename, content_type, data = await records.attachment_bytes(web.rt, caller, attachment_id)
     except NotFound as exc:
         raise PageNotFound() from exc
     except ServiceError as exc:

@@ -10,8 +10,8 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from inboxlink.services.runtime import Runtime
-from inboxlink.services.users import Caller, caller_for_user_id
+from inboxlink.services.accounts.users import Caller, caller_for_user_id
+from inboxlink.services.platform.runtime import Runtime
 from inboxlink.web.render import Pages
 from inboxlink.web.security import CSRF_COOKIE, SESSION_COOKIE, Signer, SignInThrottle
 

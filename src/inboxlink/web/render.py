@@ -12,10 +12,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from inboxlink.services import inboxes
-from inboxlink.services.health import REASON_TEXT
-from inboxlink.services.runtime import Runtime
-from inboxlink.services.users import Caller
+from inboxlink.services.accounts import inboxes
+from inboxlink.services.accounts.health import REASON_TEXT
+from inboxlink.services.accounts.users import Caller
+from inboxlink.services.platform.runtime import Runtime
 from inboxlink.web import format as fmt
 from inboxlink.web.security import SESSION_COOKIE, Signer, csrf_nonce, set_cookies
 

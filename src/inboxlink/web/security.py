@@ -28,7 +28,7 @@ from collections import defaultdict, deque
 from starlette.requests import Request
 from starlette.responses import Response
 
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.platform.runtime import Runtime
 
 SESSION_COOKIE = "il_session"
 CSRF_COOKIE = "il_csrf"

@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from inboxlink.services import inboxes, users
+from inboxlink.services.accounts import inboxes, users
+from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.users import Caller
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 from inboxlink.web.render import disconnected_inboxes
 

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
 from inboxlink.mime.parse import parse_message
-from inboxlink.services.runtime import Runtime, now
-from inboxlink.services.timeline import NewEmail, existing_email_id, store_email, track_ids
+from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email, track_ids
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import email_contacts, emails, folder_cursors, inboxes, tracked_ids, users
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from inboxlink.services.runtime import Runtime, iso, now
-from inboxlink.services.users import Caller
+from inboxlink.services.accounts.users import Caller
+from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.tables import inboxes, notifications
 
 REASON_TEXT = {

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address
+from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
-from inboxlink.services.runtime import Runtime, iso, now
-from inboxlink.services.users import Caller
+from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import normalise_address
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import contacts

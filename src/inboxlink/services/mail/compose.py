@@ -1,5 +1,5 @@
-"""Sending from the CRM (validate, render, queue in one transaction) and reading emails, threads,
-timelines and attachments."""
+"""Sending from the CRM: validate, render and queue in one transaction (the outbox row is delivered by
+`mail.delivery`)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,21 @@ import base64
 import binascii
 from typing import Any
 
-from sqlalchemy import select
-
 from inboxlink.domain.message_ids import new_message_id
 from inboxlink.domain.models import Address, Attachment, OutgoingMessage
 from inboxlink.domain.threads import decide_thread
 from inboxlink.mime.build import build_message
 from inboxlink.mime.parse import safe_filename
 from inboxlink.mime.sanitize import sanitize_html
-from inboxlink.services.contacts import get_contact_row
-from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.inboxes import owned_inbox_row
-from inboxlink.services.replies import parent_facts
-from inboxlink.services.runtime import Runtime, now
-from inboxlink.services.timeline import NewEmail, email_views, store_email, team_email_row
-from inboxlink.services.users import Caller
+from inboxlink.services.accounts.inboxes import owned_inbox_row
+from inboxlink.services.accounts.users import Caller
+from inboxlink.services.crm.contacts import get_contact_row
+from inboxlink.services.crm.timeline import NewEmail, email_views, store_email, team_email_row
+from inboxlink.services.errors import ServiceError
+from inboxlink.services.mail.replies import parent_facts
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.services.validation import header_text, normalise_address
-from inboxlink.storage.tables import attachments, email_contacts, emails, outbox, threads
+from inboxlink.storage.tables import outbox
 
 MAX_RECIPIENTS = 100
 
@@ -225,95 +223,3 @@ async def _reply_parent(rt: Runtime, caller: Caller, email_id: object) -> Any:
         )
     async with rt.engine.connect() as conn:
         return await team_email_row(conn, caller.team_id, email_id)
-
-
-async def get_email(rt: Runtime, caller: Caller, email_id: int) -> dict[str, object]:
-    async with rt.engine.connect() as conn:
-        views = await email_views(rt, conn, caller.team_id, [email_id])
-    if not views:
-        raise NotFound("email")
-    return views[0]
-
-
-async def get_thread(rt: Runtime, caller: Caller, thread_id: int) -> dict[str, object]:
-    async with rt.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(threads).where(threads.c.id == thread_id, threads.c.team_id == caller.team_id)
-            )
-        ).first()
-        if row is None:
-            raise NotFound("thread")
-        ids = (
-            (
-                await conn.execute(
-                    select(emails.c.id)
-                    .where(emails.c.thread_id == thread_id)
-                    .order_by(emails.c.created_at, emails.c.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        items = await email_views(rt, conn, caller.team_id, list(ids))
-    return {"id": row.id, "subject": row.subject, "emails": items}
-
-
-async def contact_emails(rt: Runtime, caller: Caller, contact_id: int) -> list[dict[str, object]]:
-    await get_contact_row(rt, caller, contact_id)
-    async with rt.engine.connect() as conn:
-        ids = (
-            (
-                await conn.execute(
-                    select(emails.c.id)
-                    .join(email_contacts, email_contacts.c.email_id == emails.c.id)
-                    .where(email_contacts.c.contact_id == contact_id, emails.c.team_id == caller.team_id)
-                    .order_by(emails.c.created_at.desc(), emails.c.id.desc())
-                )
-            )
-            .scalars()
-            .all()
-        )
-        return await email_views(rt, conn, caller.team_id, list(ids))
-
-
-async def contact_attachments(rt: Runtime, caller: Caller, contact_id: int) -> list[dict[str, object]]:
-    await get_contact_row(rt, caller, contact_id)
-    async with rt.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(attachments)
-                .join(email_contacts, email_contacts.c.email_id == attachments.c.email_id)
-                .where(email_contacts.c.contact_id == contact_id, attachments.c.team_id == caller.team_id)
-                .order_by(attachments.c.id.desc())
-            )
-        ).all()
-    return [
-        {
-            "id": r.id,
-            "filename": r.filename,
-            "content_type": r.content_type,
-            "size": r.size,
-            "email_id": r.email_id,
-            "available": r.blob is not None,
-        }
-        for r in rows
-    ]
-
-
-async def attachment_bytes(rt: Runtime, caller: Caller, attachment_id: int) -> tuple[str, str, bytes]:
-    async with rt.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(attachments).where(
-                    attachments.c.id == attachment_id, attachments.c.team_id == caller.team_id
-                )
-            )
-        ).first()
-    if row is None:
-        raise NotFound("attachment")
-    if row.blob is None:
-        raise ServiceError(
-            "attachment_unavailable", "This attachment was larger than the configured limit and was not kept."
-        )
-    return row.filename, row.content_type, rt.blobs.get(row.blob)

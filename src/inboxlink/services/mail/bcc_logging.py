@@ -34,12 +34,12 @@ from inboxlink.domain.models import Address, Attachment, HeaderSummary, ParsedMe
 from inboxlink.domain.threads import Direction, decide_thread
 from inboxlink.mime.forwarded import parse_forwarded
 from inboxlink.mime.parse import parse_message
+from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email
 
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
-from inboxlink.services.replies import keep_original, own_addresses, parent_facts
-from inboxlink.services.runtime import Runtime, now
-from inboxlink.services.timeline import NewEmail, existing_email_id, store_email
+from inboxlink.services.mail.replies import keep_original, own_addresses, parent_facts
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes, tracked_ids, users
 
 __all__ = ["BccRejected", "BccResult", "BccUser", "bcc_user", "log_bcc_message"]

@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from inboxlink.services.runtime import Runtime, now
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inbox_leases
 
 

@@ -22,9 +22,9 @@ from sqlalchemy import ColumnElement, and_, select
 
 from inboxlink import imap
 from inboxlink.mime.build import OWN_ID_HEADER
-from inboxlink.services.health import mark_disconnected
-from inboxlink.services.inboxes import inbox_password
-from inboxlink.services.runtime import Runtime, now
+from inboxlink.services.accounts.health import mark_disconnected
+from inboxlink.services.accounts.inboxes import inbox_password
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.smtp import (
     SmtpAuthFailed,
     SmtpConnectionFailed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from inboxlink.services.runtime import Runtime, as_utc
+from inboxlink.services.platform.runtime import Runtime, as_utc
 from inboxlink.storage.tables import inboxes
 
 

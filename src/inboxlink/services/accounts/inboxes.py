@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink import imap
 from inboxlink.domain.sent_folder import choose_sent_folder
+from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.runtime import Runtime, iso, now
-from inboxlink.services.users import Caller
+from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import normalise_address
 from inboxlink.smtp import (
     SmtpAuthFailed,

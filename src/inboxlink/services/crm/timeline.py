@@ -14,9 +14,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address, Attachment
-from inboxlink.services.contacts import ensure_contacts
+from inboxlink.services.crm.contacts import ensure_contacts
 from inboxlink.services.errors import NotFound
-from inboxlink.services.runtime import Runtime, iso, now
+from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import attachments, email_contacts, emails, threads, tracked_ids
 

@@ -16,7 +16,7 @@ import secrets
 import psycopg
 from sqlalchemy.engine import make_url
 
-from inboxlink.services.runtime import Runtime
+from inboxlink.services.platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

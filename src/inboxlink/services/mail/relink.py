@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from inboxlink.services.contacts import get_contact_row
+from inboxlink.services.accounts.users import Caller
+from inboxlink.services.crm.contacts import get_contact_row
+from inboxlink.services.crm.timeline import email_views, team_email_row
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.runtime import Runtime, iso, now
-from inboxlink.services.timeline import email_views, team_email_row
-from inboxlink.services.users import Caller
+from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import email_contacts, email_moves, emails, threads
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.services.errors import Conflict, NotFound, ServiceError, Unauthorized
-from inboxlink.services.runtime import Runtime, now
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.services.validation import normalise_address
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import api_tokens, teams, users

@@ -1,0 +1,2 @@
+"""The records: contacts, the timeline an email is written onto, and reading emails, threads and
+attachments back."""

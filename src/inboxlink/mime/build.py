@@ -13,6 +13,7 @@ Bcc recipients are never written: they are given to SMTP as envelope recipients 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from email import policy
 from email.header import Header
@@ -92,6 +93,7 @@ def _subject_field(subject: str) -> str:
 
 
 OWN_ID_HEADER = "X-Inboxlink-Id"
+_MAC = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def _threading_fields(msg: OutgoingMessage, own_id: str) -> str:
@@ -133,10 +135,24 @@ def _attach(body: EmailMessage, attachment: Attachment) -> None:
     )
 
 
-def build_message(msg: OutgoingMessage) -> bytes:
+def own_id_field(own_id: str, mac: str | None) -> str:
+    """`X-Inboxlink-Id: <id>; mac=<MAC>`: the id first, as copies sent before the MAC have it, so
+    the same parse (and Sent-folder searches for `<id>`) read both; folded only past 998 octets."""
+    if mac is None:
+        return f"{OWN_ID_HEADER}: <{own_id}>{_CRLF}"
+    if not _MAC.fullmatch(mac):
+        raise ValueError(f"not an own-id MAC: {mac!r}")
+    line = f"{OWN_ID_HEADER}: <{own_id}>; mac={mac}"
+    if len(line) > 998:
+        line = f"{OWN_ID_HEADER}: <{own_id}>;{_CRLF} mac={mac}"
+    return line + _CRLF
+
+
+def build_message(msg: OutgoingMessage, *, own_id_mac: str | None = None) -> bytes:
     """The full message, ready for SMTP DATA and IMAP APPEND. Raises ValueError on unsafe input.
 
-    A naive `msg.date` is taken as UTC.
+    A naive `msg.date` is taken as UTC. `own_id_mac` (services sign the id with the installation
+    key) proves a Sent-folder copy is ours; without it the id header has no MAC and is not honoured.
     """
     own_id = _message_id(msg.message_id, "message_id")
     if not msg.to and not msg.cc and not msg.bcc:
@@ -156,6 +172,6 @@ def build_message(msg: OutgoingMessage) -> bytes:
     head.append(_threading_fields(msg, own_id))
     head.append(f"X-Mailer: inboxlink{_CRLF}")
     # Survives a relay that replaces Message-ID: lets the monitor recognise the provider's own Sent
-    # copy (or a copy the user Cc'd to themselves) as this very email, not a new one.
-    head.append(f"{OWN_ID_HEADER}: <{own_id}>{_CRLF}")
+    # copy as this very email, not a new one (honoured only in Sent and only with a valid MAC).
+    head.append(own_id_field(own_id, own_id_mac))
     return "".join(head).encode("ascii") + _body(msg).as_bytes(policy=_POLICY)

@@ -12,11 +12,12 @@ it cannot read are simply absent from the summary.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from inboxlink.domain.message_ids import parse_id_list
 from inboxlink.domain.models import HeaderSummary
 
-__all__ = ["scan_headers"]
+__all__ = ["OwnIdHeader", "own_id", "scan_headers"]
 
 # A field at the start of a line, plus its continuation lines (those starting with SP/HTAB).
 # Anchoring at a line start keeps `X-Original-Message-ID:` or `Resent-Message-ID:` from matching. The
@@ -40,21 +41,26 @@ def _text(value: bytes) -> str:
         return value.decode("utf-8", "replace")
 
 
-def scan_headers(raw: bytes) -> HeaderSummary:
-    """Message-ID, In-Reply-To and References of one message, normalised (see `message_ids`).
-
-    The first occurrence of each field wins, as with `email.message.Message.__getitem__`.
-    """
-    # The header block ends at the first empty line, CRLF or bare LF (the second search stops where
-    # the first one hit, so a HEADER.FIELDS literal is scanned once).
+def _header_block(raw: bytes) -> bytes:
+    """The header block with a leading "\\n" (what the anchored field patterns expect). It ends at
+    the first empty line, CRLF or bare LF; the second search stops where the first one hit, so a
+    HEADER.FIELDS literal is scanned once."""
     end = raw.find(b"\n\r\n")
     if end == -1:
         end = len(raw)
     bare = raw.find(b"\n\n", 0, end)
     if bare != -1:
         end = bare
+    return b"\n" + raw[:end]
+
+
+def scan_headers(raw: bytes) -> HeaderSummary:
+    """Message-ID, In-Reply-To and References of one message, normalised (see `message_ids`).
+
+    The first occurrence of each field wins, as with `email.message.Message.__getitem__`.
+    """
     fields: dict[bytes, bytes] = {}
-    for match in _FIELD.finditer(b"\n" + raw[:end]):
+    for match in _FIELD.finditer(_header_block(raw)):
         name = match.group(1).lower()
         if name not in fields:
             fields[name] = match.group(2)
@@ -69,15 +75,32 @@ def scan_headers(raw: bytes) -> HeaderSummary:
     return HeaderSummary(message_id=message_id, in_reply_to=in_reply_to, references=references)
 
 
-_OWN_ID = re.compile(rb"(?im)^x-inboxlink-id:[ \t]*<([^<>\r\n]{1,995})>")
+# Our own id header, anchored at a line start like the fields above, with its continuation lines.
+_OWN_ID_FIELD = re.compile(rb"\nx-inboxlink-id[ \t]*:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE)
+# `<id>` (all that copies sent before the MAC carry), then `; mac=<43 base64url characters>`.
+_OWN_ID_VALUE = re.compile(rb"[ \t]*<([^<>\s]{1,995})>[ \t]*(?:;[ \t]*mac=([A-Za-z0-9_-]{43})[ \t]*)?")
 
 
-def own_id(raw: bytes) -> str | None:
-    """The X-Inboxlink-Id of a message we built (header bytes in, id without brackets out)."""
-    found = _OWN_ID.search(raw)
+@dataclass(frozen=True)
+class OwnIdHeader:
+    message_id: str
+    mac: str | None  # None: no MAC, or one that is not well-formed (never honoured)
+
+
+def own_id(raw: bytes) -> OwnIdHeader | None:
+    """The first X-Inboxlink-Id of the header block (header bytes in): the id without brackets and
+    its MAC. Only the caller can tell whether the MAC is valid (it needs the installation key)."""
+    field = _OWN_ID_FIELD.search(_header_block(raw))
+    if field is None:
+        return None
+    value = re.sub(rb"\r?\n", b"", field.group(1))
+    found = _OWN_ID_VALUE.match(value)
     if found is None:
         return None
     try:
-        return found.group(1).decode("ascii")
+        message_id = found.group(1).decode("utf-8")
     except UnicodeDecodeError:
         return None
+    whole = found.end() == len(value)
+    mac = found.group(2).decode("ascii") if found.group(2) and whole else None
+    return OwnIdHeader(message_id, mac)

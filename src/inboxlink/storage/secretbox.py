@@ -5,6 +5,8 @@ decrypt), else from `$DATA_DIR/secret.key`, generated once with mode 0600."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -17,6 +19,7 @@ class SecretKeyError(RuntimeError):
 
 class SecretBox:
     def __init__(self, keys: list[str]) -> None:
+        self._keys = tuple(k.strip() for k in keys if k.strip())
         try:
             self._fernet = MultiFernet([Fernet(k.strip().encode()) for k in keys if k.strip()])
         except (ValueError, TypeError) as exc:
@@ -43,6 +46,11 @@ class SecretBox:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(Fernet.generate_key())
         return cls([key_file.read_text().strip()])
+
+    def derived_keys(self, purpose: bytes) -> tuple[bytes, ...]:
+        """A key for `purpose` from every configured key, the first key's first: sign with [0],
+        verify with all (rotation). HMAC-SHA256(key, purpose), as the web room derives its cookie key."""
+        return tuple(hmac.new(k.encode(), purpose, hashlib.sha256).digest() for k in self._keys)
 
     def encrypt(self, data: bytes) -> bytes:
         return self._fernet.encrypt(data)

@@ -155,12 +155,15 @@ email_contacts = Table(
 )
 
 # Every Message-ID that makes an incoming message a reply we log: our own ids, the ids of logged
-# replies, and ids a relay gave our mail instead. Unique per team, so a lookup is one index probe.
+# replies, and ids a relay gave our mail instead. `scope` says for whom it counts ("team",
+# "user:<id>", "inbox:<id>": domain.tracking); one id may be tracked in several scopes. The key
+# starts with (team_id, message_id), so a lookup stays one index probe per id.
 tracked_ids = Table(
     "tracked_ids",
     metadata,
     Column("team_id", ForeignKey("teams.id"), primary_key=True),
     Column("message_id", String(998), primary_key=True),
+    Column("scope", String(40), primary_key=True, server_default="team"),
     Column("email_id", ForeignKey("emails.id", ondelete="CASCADE"), nullable=False),
 )
 

@@ -32,6 +32,7 @@ from inboxlink.mime.headers import own_id, scan_headers
 from inboxlink.services.accounts import health
 from inboxlink.services.accounts.inboxes import inbox_password
 from inboxlink.services.mail import replies
+from inboxlink.services.platform.own_ids import own_id_is_ours
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes
 
@@ -260,6 +261,16 @@ class InboxMonitor:
             return
         await self._scan_new(client, inbox, folder, cursor, info.highestmodseq)
 
+    def _own_copies(self, fetched: Sequence[imap.FetchedMessage]) -> dict[int, str]:
+        """uid → our id, for Sent-folder copies whose X-Inboxlink-Id carries a valid MAC. Anywhere
+        else the header is anyone's to write (it is in every email we send), so it is never honoured."""
+        found = {}
+        for m in fetched:
+            header = own_id(m.header or b"")
+            if header is not None and own_id_is_ours(self.rt, header.message_id, header.mac):
+                found[m.uid] = header.message_id
+        return found
+
     async def _scan_new(
         self, client: imap.ImapClient, inbox: Any, folder: str, cursor: replies.Cursor, modseq: int | None
     ) -> None:
@@ -278,9 +289,9 @@ class InboxMonitor:
                     break
             fetched.sort(key=lambda m: m.uid)
             summaries = {m.uid: scan_headers(m.header or b"") for m in fetched}
-            ours = {m.uid: oid for m in fetched if (oid := own_id(m.header or b""))}
+            ours = self._own_copies(fetched) if outbound else {}
             wanted = [i for s in summaries.values() for i in candidate_ids(s)] + list(ours.values())
-            known = await replies.tracked_lookup(self.rt, inbox.team_id, wanted)
+            known = await replies.tracked_lookup(self.rt, inbox, wanted)
 
             def lookup(ids: Sequence[str], known: dict[str, int] = known) -> dict[str, int]:
                 return {i: known[i] for i in ids if i in known}
@@ -288,8 +299,8 @@ class InboxMonitor:
             for message in fetched:
                 own = known.get(ours.get(message.uid, ""))
                 if own is not None:
-                    # A copy of an email we sent (the provider's Sent copy, a Cc to oneself), maybe
-                    # under a Message-ID a relay gave it: remember that id, never log it again.
+                    # The provider's Sent copy of an email we sent (MAC checked), maybe under a
+                    # Message-ID a relay gave it: remember that id team-wide, never log it again.
                     await replies.track_alias(self.rt, inbox.team_id, own, summaries[message.uid].message_id)
                     continue
                 match = find_match(summaries[message.uid], lookup)

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address, Attachment
+from inboxlink.domain.tracking import logged_scope
 from inboxlink.services.crm.contacts import ensure_contacts
 from inboxlink.services.errors import NotFound
 from inboxlink.services.platform.runtime import Runtime, iso, now
@@ -56,15 +57,18 @@ def _addr_json(people: Sequence[Address]) -> list[dict[str, str]]:
     return [{"email": p.email, "name": p.name} for p in people]
 
 
-async def track_ids(conn: AsyncConnection, team_id: int, email_id: int, ids: Sequence[str]) -> None:
+async def track_ids(
+    conn: AsyncConnection, team_id: int, email_id: int, ids: Sequence[str], scope: str
+) -> None:
+    """Track `ids` for `scope` (domain.tracking: who may have their answers logged)."""
     ids = [i for i in dict.fromkeys(ids) if i]
     if not ids:
         return
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     await conn.execute(
         insert(tracked_ids)
-        .values([{"team_id": team_id, "message_id": i, "email_id": email_id} for i in ids])
-        .on_conflict_do_nothing(index_elements=["team_id", "message_id"])
+        .values([{"team_id": team_id, "message_id": i, "scope": scope, "email_id": email_id} for i in ids])
+        .on_conflict_do_nothing(index_elements=["team_id", "message_id", "scope"])
     )
 
 
@@ -132,8 +136,9 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         await conn.execute(
             email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
         )
-    if new.message_id and new.track:
-        await track_ids(conn, new.team_id, email_id, [new.message_id])
+    scope = logged_scope(new.source, new.user_id, new.inbox_id)
+    if new.message_id and new.track and scope is not None:
+        await track_ids(conn, new.team_id, email_id, [new.message_id], scope)
     for item in new.attachments:
         blob = rt.blobs.put(item.data) if item.data else None
         await conn.execute(

@@ -3,7 +3,8 @@ emails they forwarded to that address.
 
 * Bcc'd mail → one OUTBOUND email on every To/Cc recipient's contact (never on the team's own
   addresses), threaded like mail found in the Sent folder (`domain.threads.decide_thread`). Its
-  Message-ID becomes tracked, so the inbox monitor logs the answers by itself.
+  Message-ID becomes tracked for that user's inboxes (not the team's: whoever sent it to the logging
+  address chose it), so the inbox monitor logs the answers by itself.
 * A forward addressed to the logging address (visibly in To/Cc, or with nobody else to log on) →
   the ORIGINAL email, on its sender's contact, as inbound: taken from an attached message/rfc822
   part, else from an inline forward block (`mime.forwarded`).
@@ -32,15 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inboxlink.domain.matching import candidate_ids, find_match
 from inboxlink.domain.models import Address, Attachment, HeaderSummary, ParsedMessage
 from inboxlink.domain.threads import Direction, decide_thread
+from inboxlink.domain.tracking import TEAM, inbox_scope, user_scope
 from inboxlink.mime.forwarded import parse_forwarded
 from inboxlink.mime.parse import parse_message
 from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email
 
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
-from inboxlink.services.mail.replies import keep_original, own_addresses, parent_facts
+from inboxlink.services.mail.replies import keep_original, lookup_tracked, own_addresses, parent_facts
 from inboxlink.services.platform.runtime import Runtime, now
-from inboxlink.storage.tables import inboxes, tracked_ids, users
+from inboxlink.storage.tables import inboxes, users
 
 __all__ = ["BccRejected", "BccResult", "BccUser", "bcc_user", "log_bcc_message"]
 
@@ -246,18 +248,15 @@ def _original(user: BccUser, inner: ParsedMessage, key: str, inbox_id: int | Non
     return item
 
 
-async def _place_in_thread(conn: AsyncConnection, item: _Item) -> None:
+async def _place_in_thread(conn: AsyncConnection, user: BccUser, item: _Item) -> None:
     """Join the thread of a tracked email the message answers, per `decide_thread`; else a new one."""
     new = item.new
     wanted = candidate_ids(item.parent_ids)
     if not wanted:
         return
-    rows = await conn.execute(
-        select(tracked_ids.c.message_id, tracked_ids.c.email_id).where(
-            tracked_ids.c.team_id == new.team_id, tracked_ids.c.message_id.in_(wanted)
-        )
-    )
-    known = {r.message_id: r.email_id for r in rows}
+    # The user's own mail may answer what the team sent and what any of their own inboxes learned.
+    scopes = (TEAM, user_scope(user.user_id), *(inbox_scope(i) for i in user.inboxes.values()))
+    known = await lookup_tracked(conn, new.team_id, wanted, scopes)
     parent = find_match(item.parent_ids, lambda ids: {i: known[i] for i in ids if i in known})
     if parent is None:
         return
@@ -286,7 +285,7 @@ async def _write(rt: Runtime, user: BccUser, items: list[_Item]) -> BccResult:
                     if existing is not None:
                         ids.append(existing)
                         continue
-                    await _place_in_thread(conn, item)
+                    await _place_in_thread(conn, user, item)
                     ids.append(await store_email(rt, conn, item.new))
                     written.append(index)
             break

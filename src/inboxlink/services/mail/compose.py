@@ -19,6 +19,7 @@ from inboxlink.services.crm.contacts import get_contact_row
 from inboxlink.services.crm.timeline import NewEmail, email_views, store_email, team_email_row
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.mail.replies import parent_facts
+from inboxlink.services.platform.own_ids import sign_own_id
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.services.validation import header_text, normalise_address
 from inboxlink.storage.tables import outbox
@@ -149,7 +150,8 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
         else (),
     )
     try:
-        raw = build_message(message)
+        # The MAC lets the monitor honour the Sent copy's X-Inboxlink-Id (domain.tracking).
+        raw = build_message(message, own_id_mac=sign_own_id(rt, message_id))
     except ValueError as exc:
         raise ServiceError("invalid_field", f"The email cannot be built: {exc}") from exc
     if len(raw) > limit:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
+from inboxlink.domain.tracking import TEAM, inbox_scope, scope_rank, user_scope, visible_scopes
 from inboxlink.mime.parse import parse_message
 from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email, track_ids
 from inboxlink.services.platform.runtime import Runtime, now
@@ -75,28 +76,41 @@ async def save_cursor(rt: Runtime, inbox_id: int, folder: str, cursor: Cursor) -
         await conn.execute(inboxes.update().where(inboxes.c.id == inbox_id).values(last_sync_at=now()))
 
 
-async def tracked_lookup(rt: Runtime, team_id: int, ids: Sequence[str]) -> dict[str, int]:
-    """email id by tracked Message-ID: indexed queries on the primary key (team_id, message_id), in
-    slices that stay far below every database's bound-parameter limit."""
+async def lookup_tracked(
+    conn: AsyncConnection, team_id: int, ids: Sequence[str], scopes: Sequence[str]
+) -> dict[str, int]:
+    """email id by tracked Message-ID, counting only rows of `scopes` (domain.tracking): indexed
+    queries on the primary key (team_id, message_id, scope), in slices that stay far below every
+    database's bound-parameter limit. An id tracked in several scopes maps to the most trusted."""
     unique = list(dict.fromkeys(ids))
-    found: dict[str, int] = {}
-    async with rt.engine.connect() as conn:
-        for start in range(0, len(unique), LOOKUP_SLICE):
-            rows = await conn.execute(
-                select(tracked_ids.c.message_id, tracked_ids.c.email_id).where(
-                    tracked_ids.c.team_id == team_id,
-                    tracked_ids.c.message_id.in_(unique[start : start + LOOKUP_SLICE]),
-                )
+    found: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(unique), LOOKUP_SLICE):
+        rows = await conn.execute(
+            select(tracked_ids.c.message_id, tracked_ids.c.scope, tracked_ids.c.email_id).where(
+                tracked_ids.c.team_id == team_id,
+                tracked_ids.c.message_id.in_(unique[start : start + LOOKUP_SLICE]),
+                tracked_ids.c.scope.in_(scopes),
             )
-            found.update({r.message_id: r.email_id for r in rows})
-    return found
+        )
+        for r in rows:
+            rank = scope_rank(r.scope)
+            if r.message_id not in found or rank < found[r.message_id][0]:
+                found[r.message_id] = (rank, r.email_id)
+    return {message_id: email_id for message_id, (_rank, email_id) in found.items()}
+
+
+async def tracked_lookup(rt: Runtime, inbox: Any, ids: Sequence[str]) -> dict[str, int]:
+    """What a monitor of `inbox` may match: the team's ids, its user's and its own."""
+    async with rt.engine.connect() as conn:
+        return await lookup_tracked(conn, inbox.team_id, ids, visible_scopes(inbox.id, inbox.user_id))
 
 
 async def track_alias(rt: Runtime, team_id: int, email_id: int, message_id: str | None) -> None:
-    """Another Message-ID under which one of our emails travels (a relay replaced ours)."""
+    """Another Message-ID under which one of our emails travels (a relay replaced ours). Team-wide:
+    only called for a Sent-folder copy whose X-Inboxlink-Id carries our MAC, so no outsider chose it."""
     if message_id:
         async with rt.engine.begin() as conn:
-            await track_ids(conn, team_id, email_id, [message_id])
+            await track_ids(conn, team_id, email_id, [message_id], TEAM)
 
 
 async def own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:
@@ -162,6 +176,10 @@ async def log_matched_message(
         async with rt.engine.begin() as conn:
             existing = await existing_email_id(conn, inbox.team_id, key)
             if existing is not None:
+                if parsed.message_id:
+                    # Logged from another inbox (a reply to several of us): this inbox received it too.
+                    scope = user_scope(inbox.user_id) if outbound else inbox_scope(inbox.id)
+                    await track_ids(conn, inbox.team_id, existing, [parsed.message_id], scope)
                 await _write_cursor(conn, inbox.id, folder, advanced)
                 return existing
             new = await _new_email(

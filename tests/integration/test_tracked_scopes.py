@@ -241,3 +241,33 @@ async def test_only_a_sent_copy_with_our_mac_teaches_its_new_message_id(
         # The copy itself is not logged as a second email.
         thread = (await team.alice.get(f"/api/v1/threads/{team.sent['thread_id']}")).json()["emails"]
         assert alias not in {e["message_id"] for e in thread}
+
+
+async def test_an_id_bccd_to_the_logging_address_counts_only_for_that_users_inboxes(
+    app, mail_server, provider_smtp, mail_user
+):
+    from tests.integration.test_bcc import bcc_address, listening, message, send
+
+    team = await _team(app, mail_server, provider_smtp, mail_user, to=CLIENT)
+    # Whoever holds Alice's logging address can choose the Message-ID of what gets logged as hers.
+    chosen = f"chosen-{secrets.token_hex(6)}@anywhere.example"
+    async with listening(app.rt) as listener:
+        out = message(team.alice_address, CLIENT, "Proposal", "logged as Alice's")
+        del out["Message-ID"]
+        out["Message-ID"] = f"<{chosen}>"
+        await send(listener, team.alice_address, [bcc_address(team.alice)], out)
+    assert chosen in {e["message_id"] for e in await _contact_emails(team.alice, CLIENT)}
+    # An answer to that id in Bob's inbox is not logged ...
+    marker = f"PRIVATE-{secrets.token_hex(4)}"
+    _id, raw = make_reply(sender=DOCTOR, to=team.bob_address, subject=marker, text=marker, in_reply_to=chosen)
+    mail_server.deliver(team.bob_address, raw)
+    await _sentinel(team.bob, mail_server, team.bob_address, team.sent["message_id"])
+    assert await _contact_emails(team.bob, DOCTOR) == []
+    # ... while in Alice's own inbox it is (her outbound mail, answered to her).
+    alices_id, raw = make_reply(
+        sender=CLIENT, to=team.alice_address, subject="Re: Proposal", text="ok", in_reply_to=chosen
+    )
+    mail_server.deliver(team.alice_address, raw)
+    await _sentinel(team.alice, mail_server, team.alice_address, team.sent["message_id"])
+    assert alices_id in {e["message_id"] for e in await _contact_emails(team.alice, CLIENT)}
+    await _assert_nowhere(team.app, marker)

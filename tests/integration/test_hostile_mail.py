@@ -7,30 +7,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import uvicorn
 
-from inboxlink.api.app import create_app
 from inboxlink.mime.parse import MAX_ATTACHMENTS, MAX_HTML_CHARS
 from inboxlink.services.crm.timeline import MAX_CONTACTS_PER_MESSAGE
 from inboxlink.storage.tables import attachments
 from tests.integration.conftest import CLIENT
 from tests.integration.test_bcc import bcc_address, emails_of, listening, message, send
-from tests.peers.net import free_ports
 from tests.support.app import running_app, wait_for
 from tests.support.flows import inbound, start_conversation
 from tests.support.hostile import big_html, many_cc, many_parts, typed_attachment
 from tests.support.replies import make_reply
+from tests.support.web import served, sign_in
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect them as test classes
     from tests.support.app import TestApp, TestUser
-
-PASSWORD = "correct horse battery"  # tests.support.app creates every user with it
 
 
 def blob_files(app: TestApp) -> int:
@@ -49,16 +44,6 @@ async def normal_reply(mail_server: Any, mailbox: str, parent_id: str, text: str
     )
     await deliver(mail_server, mailbox, raw)
     return reply_id
-
-
-async def sign_in(client: httpx.AsyncClient, email: str) -> None:
-    page = await client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token, "no CSRF field on the sign-in page"
-    resp = await client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
-    )
-    assert resp.status_code == 303, resp.text
 
 
 @contextlib.contextmanager
@@ -189,22 +174,6 @@ async def test_a_reply_naming_40000_people_makes_at_most_50_contacts(
     assert len(hostile["contact_ids"]) <= MAX_CONTACTS_PER_MESSAGE
     assert any("39,951 more addresses were not made contacts" in p for p in hostile["problems"])
     assert "just us again" in found[after_id]["text"]
-
-
-@contextlib.asynccontextmanager
-async def served(app: TestApp) -> AsyncIterator[str]:
-    """The app behind a real uvicorn (h11) on a loopback port, in this loop: what browsers talk to."""
-    [port] = free_ports(1)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app.rt), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        await wait_for(lambda: asyncio.sleep(0, result=server.started))
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def downloads(base: str, user: TestUser, attachment_id: int) -> list[httpx.Response]:

@@ -8,9 +8,9 @@ import base64
 import re
 from typing import TYPE_CHECKING, Any
 
-from tests.integration.test_hostile_mail import sign_in
 from tests.support.app import running_app
 from tests.support.flows import connect
+from tests.support.web import sign_in
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect them as test classes
     from tests.support.app import TestUser

@@ -523,7 +523,7 @@ def test_long_headers_are_read_with_the_simple_decoder() -> None:
     raw = mail(f"""
 From: =?utf-8?q?Zden=C4=9Bk?= <z@x.example>
 To: {names}
-Subject: {"=?utf-8?q?=C3=BC?= " * 5000}
+Subject: {"=?utf-8?q?=C3=BC?= " * 5_000}
 Date: Tue, 07 May 2024 11:14:21 +0200
 
 hi
@@ -531,7 +531,7 @@ hi
     m = parse_message(raw)
     assert m.sender == Address("z@x.example", "Zdeněk")
     assert len(m.to) == 400 and m.to[7] == Address("j7@x.example", "Jörg 7")
-    assert 0 < len(m.subject) <= 2_000 and set(m.subject) <= {"ü", " "}
+    assert 1_000 < len(m.subject) < 5_000 and set(m.subject) <= {"ü", " "}  # only the first 64 KB
     assert any("Subject" in p for p in m.problems)
 
 

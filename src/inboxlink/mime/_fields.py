@@ -23,7 +23,6 @@ from inboxlink.mime._text import clean_str
 
 __all__ = [
     "MAX_FULL_DECODE_CHARS",
-    "MAX_SUBJECT_CHARS",
     "HeaderFields",
     "addresses",
     "date",
@@ -32,9 +31,8 @@ __all__ = [
 ]
 
 MAX_FULL_DECODE_CHARS = 8_192  # a To/Cc of ~150 addresses; beyond, the simple readers
-MAX_SUBJECT_CHARS = 2_000  # the thread's subject is cut there too
 FALLBACK_VALUE_BYTES = 65_536  # of each field `read_header_block` reads (~3,000 addresses)
-_SUBJECT_CUT = f"Subject: longer than {MAX_SUBJECT_CHARS:,} characters; cut"
+_SUBJECT_CUT = f"Subject: longer than {FALLBACK_VALUE_BYTES:,} characters; only the start is kept"
 _FIELD = re.compile(rb"\n(from|to|cc|subject|date)[ \t]*:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE)
 
 Note = Callable[[str], None]
@@ -136,24 +134,17 @@ def subject(msg: Message, note: Note) -> str:
         return ""
     if len(raw) > MAX_FULL_DECODE_CHARS:
         return _simple_subject(_unfold(raw), note)
-    return _cut_subject(clean_str(str(_header(msg, "Subject", note) or "")), note)
+    return clean_str(str(_header(msg, "Subject", note) or "")).strip()
 
 
 def _simple_subject(value: str, note: Note) -> str:
     if len(value) >= FALLBACK_VALUE_BYTES:
-        # Far more than is kept; decoding a megabyte of encoded-words took 3 s. Cut between words.
+        # Decoding a megabyte of encoded-words took 3 s, and nobody reads that much subject: the
+        # start, cut between words.
         space = value.rfind(" ", 0, FALLBACK_VALUE_BYTES)
         value = value[: space if space > 0 else FALLBACK_VALUE_BYTES]
         note(_SUBJECT_CUT)
-    return _cut_subject(decode_words(value), note)
-
-
-def _cut_subject(subject: str, note: Note) -> str:
-    subject = subject.strip()
-    if len(subject) > MAX_SUBJECT_CHARS:
-        note(_SUBJECT_CUT)
-        return subject[:MAX_SUBJECT_CHARS].rstrip()
-    return subject
+    return decode_words(value).strip()
 
 
 def date(msg: Message, note: Note) -> datetime | None:

@@ -25,7 +25,9 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
+import types
 from multiprocessing.connection import Connection
 
 from inboxlink.domain.models import ParsedMessage
@@ -77,11 +79,28 @@ def _rss() -> int:
         return 0  # not Linux: no recycling by size
 
 
+_START_LOCK = threading.Lock()
+
+
+def _start_without_main(process: multiprocessing.process.BaseProcess) -> None:
+    """Start `process` with a bare `__main__` in place. multiprocessing re-runs the parent's main
+    module in every child it starts (for objects defined there): under `inboxlink serve` that is the
+    CLI with uvicorn, FastAPI and SQLAlchemy, and an unguarded script would start itself again. The
+    worker needs nothing from it; the swap lasts only while the start reads it, under a lock."""
+    with _START_LOCK:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            process.start()
+        finally:
+            sys.modules["__main__"] = main
+
+
 class _Worker:
     def __init__(self) -> None:
         self.conn, child = _CONTEXT.Pipe()
         self.process = _CONTEXT.Process(target=_serve, args=(child,), name="inboxlink-parse", daemon=True)
-        self.process.start()
+        _start_without_main(self.process)
         child.close()
         self.usable = True
         self.expired = False

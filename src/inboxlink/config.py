@@ -42,6 +42,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs); none by default, so a
     # client cannot pick the address the sign-in throttle sees.
     trusted_proxies: str
+    # Seconds a worker may spend parsing one message from outside before it is stopped and the
+    # message is logged with its headers and the original attached.
+    parse_timeout: float = 20.0
 
     @property
     def attachments_dir(self) -> Path:
@@ -76,6 +79,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"{PREFIX}{name} must be a number, got {raw!r}") from exc
 
+    parse_timeout = number("PARSE_TIMEOUT", "20")
+    if not parse_timeout > 0:
+        raise ConfigError(f"{PREFIX}PARSE_TIMEOUT must be a number of seconds above 0, got {parse_timeout!r}")
     http_host, http_port = _host_port("HTTP", get("HTTP", "127.0.0.1:8025"))
     bcc_raw = get("BCC_SMTP", "127.0.0.1:2525")
     bcc = None if bcc_raw.strip().lower() == "off" else _host_port("BCC_SMTP", bcc_raw)
@@ -95,4 +101,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         disconnect_after=number("DISCONNECT_AFTER", str(30 * 60)),
         send_retry_limit=int(number("SEND_RETRY_LIMIT", "5")),
         trusted_proxies=get("TRUSTED_PROXIES", "").strip(),
+        parse_timeout=parse_timeout,
     )

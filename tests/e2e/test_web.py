@@ -215,7 +215,7 @@ def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
     assert len(mail_server.messages(mail_user.email, "Sent")) == 1
 
     # A reply delivered over LMTP shows up by itself.
-    [sent] = live.call(records.contact_emails(live.app.rt, caller, contact_id))
+    [sent] = live.call(records.contact_emails(live.app.rt, caller, contact_id)).items
     reply_id, raw = make_reply(
         sender=f"Chris Client <{CLIENT}>",
         to=mail_user.email,

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from inboxlink.mime.sanitize import REMOTE_SRC_ATTRIBUTE, sanitize_html
+from inboxlink.mime.sanitize import REMOTE_SRC_ATTRIBUTE, sanitize_html, sanitize_html_within
 
 
 @pytest.mark.parametrize(
@@ -110,3 +110,67 @@ def test_safe_inline_styles_survive() -> None:
 def test_text_is_escaped_not_interpreted() -> None:
     assert sanitize_html("1 &lt; 2 &amp; <b>ok</b>") == "1 &lt; 2 &amp; <b>ok</b>"
     assert sanitize_html("") == ""
+
+
+# Every way of writing a remote image source that a browser still loads (WHATWG URL parsing strips
+# leading/trailing C0 controls and spaces and drops tabs/newlines anywhere; nh3 decodes entities).
+# Before issue 9 the first eight reached API consumers of `html` as a live `src`.
+@pytest.mark.parametrize(
+    "src",
+    [
+        " http://t.example/p.gif",  # leading space
+        "\thttp://t.example/p.gif",  # leading tab
+        "\nhttps://t.example/p.gif",  # leading newline
+        "&#32;https://t.example/p.gif",  # entity-encoded space
+        "&#x09;http://t.example/p.gif",  # entity-encoded tab
+        "ht&#9;tp://t.example/p.gif",  # tab inside the scheme
+        "h&#10;ttps://t.example/p.gif",  # newline inside the scheme
+        "&#1;http://t.example/p.gif",  # a leading C0 control
+        "&#104;ttp://t.example/p.gif",  # entity-encoded letter
+        "HtTpS://t.example/p.gif",  # mixed-case scheme
+        "HTTP://T.EXAMPLE/P.GIF",
+        "https:\\\\t.example\\p.gif",  # backslashes: special-scheme URLs read them as slashes
+        "https://t.example/p.gif ",  # trailing space
+        "mailto:x@t.example",  # not remote, but not local either: parked like the rest
+    ],
+)
+def test_every_remote_image_source_is_parked(src: str) -> None:
+    clean = sanitize_html(f'<p>hi</p><img alt="a" src="{src}">')
+    assert re.search(r'\ssrc="', clean) is None, clean
+    assert clean.count(f'{REMOTE_SRC_ATTRIBUTE}="') == 1, clean
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "cid:logo@acme.example",
+        " cid:logo@acme.example",
+        "CID:logo@acme.example",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "\tdata:image/gif;base64,R0lGOD==",
+    ],
+)
+def test_local_image_sources_stay(src: str) -> None:
+    clean = sanitize_html(f'<img src="{src}">')
+    assert ' src="' in clean and REMOTE_SRC_ATTRIBUTE not in clean, clean
+
+
+@pytest.mark.parametrize(
+    ("html", "limit"),
+    [
+        ("<p>Hello <b>world</b></p>\n" * 10_000, 50_000),
+        ('<p><a href="https://x.example/">link</a> &amp; more</p>' * 5_000, 20_000),
+        ("<div><table><tr><td>cell</td></tr></table>" * 5_000 + "</div>", 30_000),
+        ('<img src="https://t.example/p.gif"><p>x</p>' * 5_000, 10_000),
+    ],
+)
+def test_html_is_cut_within_the_limit_and_stays_balanced(html: str, limit: int) -> None:
+    clean, cut = sanitize_html_within(html, limit)
+    assert cut and 0 < len(clean) <= limit
+    for tag in ("p", "b", "a", "div", "table", "td"):
+        assert clean.count(f"<{tag}>") + clean.count(f"<{tag} ") == clean.count(f"</{tag}>"), tag
+    assert ' src="' not in clean
+
+
+def test_html_within_the_limit_is_not_cut() -> None:
+    assert sanitize_html_within("<p>short</p>", 100) == ("<p>short</p>", False)

@@ -77,13 +77,27 @@ async def get_contact(rt: RuntimeDep, caller: CallerDep, contact_id: int) -> dic
 
 
 @router.get("/contacts/{contact_id}/emails")
-async def contact_emails(rt: RuntimeDep, caller: CallerDep, contact_id: int) -> dict[str, object]:
-    return {"items": await records.contact_emails(rt, caller, contact_id)}
+async def contact_emails(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    contact_id: int,
+    limit: Annotated[int, Query(ge=1, le=records.MAX_PAGE)] = records.DEFAULT_PAGE,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, object]:
+    page = await records.contact_emails(rt, caller, contact_id, limit=limit, before=before)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get("/contacts/{contact_id}/attachments")
-async def contact_attachments(rt: RuntimeDep, caller: CallerDep, contact_id: int) -> dict[str, object]:
-    return {"items": await records.contact_attachments(rt, caller, contact_id)}
+async def contact_attachments(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    contact_id: int,
+    limit: Annotated[int, Query(ge=1, le=records.MAX_PAGE)] = records.DEFAULT_PAGE,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, object]:
+    page = await records.contact_attachments(rt, caller, contact_id, limit=limit, before=before)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get("/attachments/{attachment_id}")

@@ -15,28 +15,51 @@ the idempotency key cannot differ between the two paths.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email import policy
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
-from email.utils import collapse_rfc2231_value, getaddresses
+from email.parser import BytesFeedParser
+from email.utils import collapse_rfc2231_value
 from functools import partial
 from typing import TypeVar
 
+from inboxlink.domain.media_types import media_type_or_default
 from inboxlink.domain.models import Address, Attachment, ParsedMessage
+from inboxlink.mime import _fields
 from inboxlink.mime._names import attachment_name, decode_words, safe_filename
 from inboxlink.mime._text import clean_str, decode_text, html_to_text, unflow
 from inboxlink.mime.headers import scan_headers
-from inboxlink.mime.sanitize import sanitize_html
+from inboxlink.mime.sanitize import sanitize_html_within
 
-__all__ = ["DEFAULT_MAX_ATTACHMENT_BYTES", "parse_message", "safe_filename"]
+__all__ = [
+    "DEFAULT_MAX_ATTACHMENT_BYTES",
+    "MAX_ATTACHMENTS",
+    "MAX_HTML_CHARS",
+    "MAX_PARTS",
+    "MAX_TEXT_CHARS",
+    "TRUNCATED",
+    "headers_only",
+    "parse_message",
+    "safe_filename",
+]
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+# Caps on what one message can make us do and store. Real mail stays far below every one of them;
+# a stranger's reply reached each (issue 9: 100,000 one-byte parts, a 17 MB HTML body). What is cut
+# is named in `problems` with the TRUNCATED prefix, and the caller keeps the original message as an
+# attachment, so nothing is lost but the rendering.
+MAX_PARTS = 1_000  # MIME parts read: the parser stops feeding there (100,000 parts took 27 s)
+MAX_ATTACHMENTS = 100  # attachments kept: each is a row and a file; the rest are named, not stored
+MAX_TEXT_CHARS = 1_000_000  # ~300 printed pages of plain text
+MAX_HTML_CHARS = 2_000_000  # sanitised HTML; every view of the record sends it to the browser
+TRUNCATED = "truncated: "  # the prefix of every problem that means "not everything is shown"
+_FEED_CHUNK = 64 * 1024  # the parser is fed in chunks so it can stop at MAX_PARTS
 _MAX_DEPTH = 32  # deeper MIME nesting is an attack, not mail
 _MAX_PROBLEMS = 50
+_TOO_MANY_PARTS = f"{TRUNCATED}more than {MAX_PARTS:,} MIME parts; the rest of the message was not read"
+_NAMES_LISTED = 10  # names of attachments over the cap written into the problem
 _EML_POLICY = policy.compat32.clone(linesep="\r\n")  # re-serialise attached mail as the raw form it had
 _T = TypeVar("_T")
+_NO_FIELDS: _fields.HeaderFields = ((), (), (), "", None)
 
 
 class _Collector:
@@ -46,7 +69,10 @@ class _Collector:
         self.max_attachment_bytes = max_attachment_bytes
         self.texts: list[str] = []
         self.htmls: list[str] = []
+        self.body_chars = 0
         self.attachments: list[Attachment] = []
+        self.skipped: list[str] = []  # names of attachments beyond MAX_ATTACHMENTS
+        self.leaves = 0
         self.problems: dict[str, None] = {}  # ordered set: hostile input repeats the same defect
 
     def problem(self, text: str) -> None:
@@ -63,32 +89,55 @@ class _Collector:
 
 def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES) -> ParsedMessage:
     """Decode `raw` (RFC 5322 bytes). Never raises on bad input; see `ParsedMessage.problems`."""
-    ids = scan_headers(raw)
     out = _Collector(max_attachment_bytes)
-    msg = out.guarded("message", lambda: BytesParser(policy=policy.default).parsebytes(raw), None)
+    msg = out.guarded("message", lambda: _parse_tree(raw, out), None)
     if not isinstance(msg, EmailMessage):
-        return ParsedMessage(
-            message_id=ids.message_id, sender=None, to=(), cc=(), subject="", date=None, text="",
-            html=None, attachments=(), in_reply_to=ids.in_reply_to, references=ids.references,
-            problems=tuple(out.problems),
-        )  # fmt: skip
-    senders = _addresses(msg, "From", out)
-    to = _addresses(msg, "To", out)
-    cc = _addresses(msg, "Cc", out)
-    subject = out.guarded("Subject", lambda: clean_str(str(_header(msg, "Subject", out) or "")).strip(), "")
-    date = out.guarded("Date", lambda: _date(_header(msg, "Date", out)), None)
+        return _result(raw, out, _NO_FIELDS, text="", html=None)
+    no_one: tuple[Address, ...] = ()
+    fields: _fields.HeaderFields = (
+        out.guarded("From", lambda: _fields.addresses(msg, "From", out.problem), no_one),
+        out.guarded("To", lambda: _fields.addresses(msg, "To", out.problem), no_one),
+        out.guarded("Cc", lambda: _fields.addresses(msg, "Cc", out.problem), no_one),
+        out.guarded("Subject", lambda: _fields.subject(msg, out.problem), ""),
+        out.guarded("Date", lambda: _fields.date(msg, out.problem), None),
+    )
     out.guarded("MIME structure", lambda: _walk(msg, 0, out), None)
+    if out.skipped:
+        shown = ", ".join(repr(n) for n in out.skipped[:_NAMES_LISTED])
+        more = f" and {len(out.skipped) - _NAMES_LISTED:,} more" if len(out.skipped) > _NAMES_LISTED else ""
+        out.problem(
+            f"{TRUNCATED}{len(out.skipped):,} attachments beyond the first {MAX_ATTACHMENTS} "
+            f"were not kept: {shown}{more}"
+        )
     html: str | None = None
     if out.htmls:
         joined = clean_str("\n".join(out.htmls))
-        html = out.guarded("html", lambda: sanitize_html(joined).strip(), "")
-    text = clean_str("\n".join(out.texts))
+        html = out.guarded("html", lambda: _capped_html(joined, out), "")
+    text = _capped_text(clean_str("\n".join(out.texts)), out)
     if not out.texts and html:
         safe_html = html
-        text = out.guarded("html to text", lambda: html_to_text(safe_html), "")
+        text = out.guarded("html to text", lambda: _capped_text(html_to_text(safe_html), out), "")
+    return _result(raw, out, fields, text=text, html=html)
+
+
+def headers_only(raw: bytes, *, text: str, problem: str) -> ParsedMessage:
+    """A message we could not parse in full (over its time budget): its headers, read by the simple
+    readers in bounded time, `text` as the body, and `problem` noted."""
+    out = _Collector(0)
+    out.problem(problem)
+    fields = out.guarded("headers", lambda: _fields.read_header_block(raw, out.problem), _NO_FIELDS)
+    return _result(raw, out, fields, text=text, html=None)
+
+
+def _result(
+    raw: bytes, out: _Collector, fields: _fields.HeaderFields, *, text: str, html: str | None
+) -> ParsedMessage:
+    ids = scan_headers(raw)
+    senders, to, cc, subject, date = fields
+    sender: Address | None = senders[0] if senders else None
     return ParsedMessage(
         message_id=ids.message_id,
-        sender=senders[0] if senders else None,
+        sender=sender,
         to=to,
         cc=cc,
         subject=subject,
@@ -102,46 +151,39 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     )
 
 
-def _header(msg: Message, field: str, out: _Collector) -> object:
-    """The parsed header object (policy.default), with its parse defects noted as problems."""
-    header = msg[field]
-    for defect in getattr(header, "defects", ()):
-        out.problem(f"{field}: {defect}")
-    return header
+def _parse_tree(raw: bytes, out: _Collector) -> Message:
+    """The message tree, fed to the parser in chunks until it holds MAX_PARTS parts."""
+    parts = 0
+
+    def factory(policy: policy.Policy = policy.default) -> EmailMessage:
+        nonlocal parts
+        parts += 1
+        return EmailMessage(policy=policy)
+
+    parser = BytesFeedParser(policy=policy.default.clone(message_factory=factory))
+    for start in range(0, len(raw), _FEED_CHUNK):
+        if parts > MAX_PARTS:
+            out.problem(_TOO_MANY_PARTS)
+            break
+        parser.feed(raw[start : start + _FEED_CHUNK])
+    return parser.close()
 
 
-def _addresses(msg: Message, field: str, out: _Collector) -> tuple[Address, ...]:
-    header = out.guarded(field, lambda: _header(msg, field, out), None)
-    parsed = [a for a in getattr(header, "addresses", ()) if a.username and a.domain]
-    for address in getattr(header, "addresses", ()):
-        if not (address.username and address.domain):
-            out.problem(f"{field}: skipped incomplete address {clean_str(address.addr_spec)!r}")
-    names = [clean_str(a.display_name) for a in parsed]
-    raw = next((str(value) for name, value in msg.raw_items() if name.lower() == field.lower()), "")
-    if "=?" in raw:
-        names = out.guarded(f"{field} names", lambda: _rfc2047_names(raw, parsed, names), names)
-    return tuple(Address(email=clean_str(a.addr_spec), name=n) for a, n in zip(parsed, names, strict=True))
+def _capped_text(text: str, out: _Collector) -> str:
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    out.problem(f"{TRUNCATED}the text was longer than {MAX_TEXT_CHARS:,} characters and was cut")
+    head = text[:MAX_TEXT_CHARS]
+    # At a line break when there is one near the end, so the cut does not split a word.
+    newline = head.rfind("\n", MAX_TEXT_CHARS - 10_000)
+    return head[: newline + 1] if newline != -1 else head
 
 
-def _rfc2047_names(raw: str, parsed: list[HeaderAddress], names: list[str]) -> list[str]:
-    """Display names decoded per RFC 2047 §6.2.
-
-    policy.default puts a space between adjacent encoded-words of a display name, so a long name
-    that the sender split across words comes back as "Ωμέ γα". Re-decode from the raw header, and
-    use the result only when it lists the very same addresses.
-    """
-    unfolded = raw.replace("\r", "").replace("\n", "")
-    pairs = [(name, addr) for name, addr in getaddresses([unfolded]) if addr]
-    if [addr for _, addr in pairs] != [a.addr_spec for a in parsed]:
-        return names
-    return [decode_words(name).strip() for name, _ in pairs]
-
-
-def _date(header: object) -> datetime | None:
-    value = getattr(header, "datetime", None)
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # "-0000" = UTC, unknown zone
+def _capped_html(html: str, out: _Collector) -> str:
+    safe, cut = sanitize_html_within(html, MAX_HTML_CHARS)
+    if cut:
+        out.problem(f"{TRUNCATED}the HTML was longer than {MAX_HTML_CHARS:,} characters and was cut")
+    return safe.strip()
 
 
 def _walk(part: Message, depth: int, out: _Collector) -> None:
@@ -151,14 +193,24 @@ def _walk(part: Message, depth: int, out: _Collector) -> None:
     for defect in part.defects:
         out.problem(f"MIME: {type(defect).__name__}")
     if part.get_content_maintype() == "message" and part.is_multipart():
-        out.guarded("attached message", lambda: _attach_message(part, out), None)
+        if _count_leaf(out):
+            out.guarded("attached message", lambda: _attach_message(part, out), None)
     elif part.is_multipart():
         payload = part.get_payload()
         for child in payload if isinstance(payload, list) else ():
             if isinstance(child, Message):  # one broken part must not cost its siblings
                 out.guarded("MIME part", partial(_walk, child, depth + 1, out), None)
-    else:
-        out.guarded(f"{part.get_content_type()} part", lambda: _leaf(part, out), None)
+    elif _count_leaf(out):
+        out.guarded(f"{media_type_or_default(part.get_content_type())} part", lambda: _leaf(part, out), None)
+
+
+def _count_leaf(out: _Collector) -> bool:
+    """False once MAX_PARTS leaves were read (the feed stops near there; this makes it exact)."""
+    out.leaves += 1
+    if out.leaves > MAX_PARTS:
+        out.problem(_TOO_MANY_PARTS)
+        return False
+    return True
 
 
 def _leaf(part: Message, out: _Collector) -> None:
@@ -166,19 +218,25 @@ def _leaf(part: Message, out: _Collector) -> None:
     raw_name = part.get_filename()
     is_body = raw_name is None and part.get_content_disposition() != "attachment"
     if is_body and content_type in ("text/plain", "text/html"):
+        bodies, cap = (
+            (out.htmls, MAX_HTML_CHARS) if content_type == "text/html" else (out.texts, MAX_TEXT_CHARS)
+        )
+        if sum(map(len, bodies)) > cap:
+            return  # already more than is kept: decoding more only costs time (the cut is noted)
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
         text, problem = decode_text(data, part.get_content_charset())
         if problem:
             out.problem(f"{content_type}: {problem}")
-        if content_type == "text/html":
-            out.htmls.append(text)
-            return
-        if _param(part, "format") == "flowed":
+        if content_type == "text/plain" and _param(part, "format") == "flowed":
             text = unflow(text, delsp=_param(part, "delsp") == "yes")
-        out.texts.append(text)
+        bodies.append(text)
         return
+    content_type = media_type_or_default(content_type)
     filename = attachment_name(decode_words(raw_name) if raw_name else None, content_type)
+    if len(out.attachments) >= MAX_ATTACHMENTS:
+        out.skipped.append(filename)  # never decoded: the cap is also a cap on work
+        return
     if _too_big(part, out.max_attachment_bytes):
         out.problem(f"attachment {filename!r} larger than {out.max_attachment_bytes} bytes; content dropped")
         out.attachments.append(Attachment(filename=filename, content_type=content_type, data=b""))
@@ -219,7 +277,7 @@ def _attach_message(part: Message, out: _Collector) -> None:
     payload = part.get_payload()
     messages = [item for item in payload if isinstance(item, Message)] if isinstance(payload, list) else []
     inner = messages[0] if messages else None
-    content_type = part.get_content_type()
+    content_type = media_type_or_default(part.get_content_type())
     raw_name = part.get_filename()
     if raw_name:
         filename = safe_filename(decode_words(raw_name))
@@ -231,5 +289,8 @@ def _attach_message(part: Message, out: _Collector) -> None:
         filename = safe_filename((subject or "message").replace("/", "_").replace("\\", "_") + ".eml")
     else:
         filename = attachment_name(None, content_type)
+    if len(out.attachments) >= MAX_ATTACHMENTS:
+        out.skipped.append(filename)
+        return
     data = b"".join(item.as_bytes(policy=_EML_POLICY) for item in messages)
     _add_attachment(out, filename, content_type, data)

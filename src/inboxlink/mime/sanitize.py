@@ -12,20 +12,27 @@ dangerous ones with their content), event handlers (`on*`), `class`/`id` (would 
 app's CSS and anchors), `javascript:`, `vbscript:` and `data:` links, and relative URLs (meaningless in
 mail; protocol-relative `//host/x` would load remotely).
 
-Images. Remote images are not loaded by default (tracking pixels, IP/read-time leaks): an http(s)
-`src` is renamed to `data-remote-src`, which the web room may swap back when the user asks to load
-images. `cid:` sources stay, so the web room can point them at the stored inline attachment (a
+Images. Remote images are not loaded by default (tracking pixels, IP/read-time leaks): every image
+`src` that is not `cid:` or `data:image/*` is renamed to `data-remote-src`, which the web room may
+swap back when the user asks to load images. The rule is an allow-list on purpose: browsers strip
+leading/trailing spaces and control characters from a URL and drop tabs and newlines inside it, so
+`" http://…"`, `"\thttp://…"` or `"ht&#9;tp://…"` all load remotely, and nh3 lets them through as
+http. `cid:` sources stay, so the web room can point them at the stored inline attachment (a
 browser cannot fetch `cid:` on its own). `data:image/*` sources stay too: they are already inside the
 message, load nothing remote, and cannot run script in an `<img>`.
+
+Size. `sanitize_html_within(html, max_chars)` also bounds the result: it is cut at a tag boundary
+and cleaned once more, so the stored fragment is still balanced markup.
 """
 
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import nh3
 
-__all__ = ["REMOTE_SRC_ATTRIBUTE", "sanitize_html"]
+__all__ = ["REMOTE_SRC_ATTRIBUTE", "sanitize_html", "sanitize_html_within"]
 
 REMOTE_SRC_ATTRIBUTE = "data-remote-src"
 
@@ -46,7 +53,11 @@ _SAFE_CSS = {
 
 # nh3 output is canonical: attributes are `name="value"` with `"` escaped, so this is exact.
 _IMG_TAG = re.compile(r'<img((?:\s+[^\s="/>]+(?:="[^"]*")?)*)\s*/?>')
-_REMOTE_SRC = re.compile(r'(\s)src="(?=https?://)', re.IGNORECASE)
+_SRC = re.compile(r'(\s)src="([^"]*)"')
+# What a browser's URL parser removes before reading the scheme (WHATWG URL: leading/trailing C0
+# controls and spaces, every tab and newline anywhere).
+_URL_IGNORED = re.compile(r"[\x00-\x20]")
+_LOCAL_SOURCES = ("cid:", "data:image/")
 
 
 def _attributes() -> dict[str, set[str]]:
@@ -67,13 +78,57 @@ def _filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+def _park_src(match: re.Match[str]) -> str:
+    # Stricter than the browser (every C0 character and space goes, not only at the edges): a
+    # source we keep must be local however it is read.
+    url = _URL_IGNORED.sub("", unescape(match.group(2))).lower()
+    if url.startswith(_LOCAL_SOURCES):
+        return match.group(0)
+    return f'{match.group(1)}{REMOTE_SRC_ATTRIBUTE}="{match.group(2)}"'
+
+
 def _park_remote_src(match: re.Match[str]) -> str:
-    return _REMOTE_SRC.sub(rf'\1{REMOTE_SRC_ATTRIBUTE}="', match.group(0))
+    return _SRC.sub(_park_src, match.group(0))
 
 
 def sanitize_html(html: str) -> str:
     """Sanitised HTML fragment (see the module docstring for the rules)."""
-    cleaned = nh3.clean(
+    return _park(_clean(html))
+
+
+def sanitize_html_within(html: str, max_chars: int) -> tuple[str, bool]:
+    """Sanitised HTML of at most `max_chars` characters, and whether anything was cut off."""
+    cut = len(html) > max_chars
+    if cut:
+        html = _cut_at_tag(html, max_chars)  # bounds the cleaner's work too (17 MB took seconds)
+    cleaned = _clean(html)
+    result = _park(cleaned)
+    limit = max_chars
+    while len(result) > max_chars:
+        # The cleaner's output grows (quotes, rel="noopener noreferrer", "&lt;"), and cleaning a
+        # cut fragment again closes the tags the cut left open: cut shorter until it fits.
+        cut = True
+        limit = min(limit, len(cleaned)) * 9 // 10
+        cleaned = _clean(_cut_at_tag(cleaned, limit))
+        result = _park(cleaned)
+    return result, cut
+
+
+def _cut_at_tag(html: str, limit: int) -> str:
+    """The first `limit` characters, shortened to end before a "<". In cleaned markup text never
+    holds a "<" (it is escaped), so the cut falls between tags; a "<" inside an attribute value
+    cuts that one tag, and cleaning the fragment again drops it whole."""
+    head = html[:limit]
+    boundary = head.rfind("<")
+    return head[:boundary] if boundary > 0 else head
+
+
+def _park(cleaned: str) -> str:
+    return _IMG_TAG.sub(_park_remote_src, cleaned)
+
+
+def _clean(html: str) -> str:
+    return nh3.clean(
         html,
         clean_content_tags=_CLEAN_CONTENT_TAGS,
         attributes=_ATTRIBUTES,
@@ -85,4 +140,3 @@ def sanitize_html(html: str) -> str:
         filter_style_properties=_SAFE_CSS,
         strip_comments=True,
     )
-    return _IMG_TAG.sub(_park_remote_src, cleaned)

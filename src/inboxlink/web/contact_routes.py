@@ -18,6 +18,8 @@ from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, Web
 router = APIRouter()
 
 PAGE_SIZE = 25
+TIMELINE_PAGE = 25  # emails per page of a contact's record (each may carry up to 2 MB of HTML)
+FILES_SHOWN = 50  # attachments listed beside it; the older ones stay on their emails
 
 
 @router.get("/contacts", include_in_schema=False)
@@ -110,13 +112,28 @@ def conversations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(threads.values())
 
 
-async def timeline_context(web: WebState, caller: Caller, contact_id: int) -> dict[str, Any]:
-    items = await records.contact_emails(web.rt, caller, contact_id)
-    files = await records.contact_attachments(web.rt, caller, contact_id)
+async def timeline_context(
+    web: WebState, caller: Caller, contact_id: int, before: str | None = None
+) -> dict[str, Any]:
+    """One page of the record: the newest TIMELINE_PAGE emails (or those before the `before` cursor,
+    the "Older emails" link) and the newest FILES_SHOWN attachments. Never the whole history: one
+    contact can hold any number of emails, and a page of everything once weighed 60 MB."""
+    try:
+        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE, before=before)
+    except ServiceError:  # a cursor that was edited or cut off: show the newest emails instead
+        before = None
+        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE)
+    files = await records.contact_attachments(web.rt, caller, contact_id, limit=FILES_SHOWN)
+    base = f"/contacts/{contact_id}"
     return {
-        "threads": conversations(items),
-        "email_count": len(items),
-        "files": files,
+        "threads": conversations(page.items),
+        "email_count": len(page.items),
+        "older_url": f"{base}?{urlencode({'before': page.next_cursor})}#timeline"
+        if page.next_cursor
+        else None,
+        "newest_url": f"{base}#timeline" if before else None,
+        "files": files.items,
+        "more_files": files.next_cursor is not None,
         "contact_id": contact_id,
     }
 
@@ -152,6 +169,7 @@ async def contact_record(
     sent: int | None = None,
     reply: int | None = None,
     compose: bool = False,
+    before: str | None = None,
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
     just_sent = None
@@ -181,17 +199,19 @@ async def contact_record(
             "compose_open": compose or replying is not None,
             "replying": replying,
             "just_sent": just_sent,
-            **await timeline_context(web, caller, contact_id),
+            **await timeline_context(web, caller, contact_id, before),
         },
         caller=caller,
     )
 
 
 @router.get("/contacts/{contact_id}/timeline", include_in_schema=False)
-async def contact_timeline(request: Request, web: WebDep, caller: WebCaller, contact_id: int) -> Response:
+async def contact_timeline(
+    request: Request, web: WebDep, caller: WebCaller, contact_id: int, before: str | None = None
+) -> Response:
     """The live parts of the record, re-fetched by app.js when an event arrives."""
     await _contact(web, caller, contact_id)
-    context = await timeline_context(web, caller, contact_id)
+    context = await timeline_context(web, caller, contact_id, before)
     return web.pages.fragment(request, "_timeline.html", {**context, "fragment": True})
 
 

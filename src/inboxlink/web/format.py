@@ -73,8 +73,14 @@ def person(addr: Any) -> str:
     return f"{name} <{email}>" if name else email
 
 
+PEOPLE_SHOWN = 20  # a hostile Cc can name 40,000; the email's own record keeps them all
+
+
 def people(addrs: Any) -> str:
-    return ", ".join(person(a) for a in addrs or [])
+    listed = list(addrs or [])
+    shown = ", ".join(person(a) for a in listed[:PEOPLE_SHOWN])
+    more = len(listed) - PEOPLE_SHOWN
+    return f"{shown} and {more:,} more" if more > 0 else shown
 
 
 _SPECIALS = re.compile(r'[,;:"<>()@\[\]\\]')

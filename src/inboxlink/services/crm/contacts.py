@@ -106,15 +106,21 @@ async def get_contact(rt: Runtime, caller: Caller, contact_id: int) -> dict[str,
     return contact_view(await get_contact_row(rt, caller, contact_id))
 
 
-async def ensure_contacts(conn: AsyncConnection, team_id: int, people: Iterable[Address]) -> dict[str, int]:
-    """Contact ids by address, creating the missing ones. ON CONFLICT DO NOTHING: two workers logging
-    mail for the same new correspondent at once must both succeed."""
+def contact_addresses(people: Iterable[Address]) -> dict[str, str]:
+    """name by lower-cased address, in order of first appearance: the addresses that can be contacts."""
     by_email: dict[str, str] = {}
     for person in people:
         address = person.email.strip().lower()
         # No contact for something that cannot be an address (RFC 5321 caps a path at 254).
         if address and len(address) <= 254 and "@" in address and address not in by_email:
             by_email[address] = person.name
+    return by_email
+
+
+async def ensure_contacts(conn: AsyncConnection, team_id: int, people: Iterable[Address]) -> dict[str, int]:
+    """Contact ids by address, creating the missing ones. ON CONFLICT DO NOTHING: two workers logging
+    mail for the same new correspondent at once must both succeed."""
+    by_email = contact_addresses(people)
     if not by_email:
         return {}
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert

@@ -3,6 +3,7 @@ back as the API's email objects. Used by sending, reply logging and BCC logging 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address, Attachment
 from inboxlink.domain.tracking import logged_scope
-from inboxlink.services.crm.contacts import ensure_contacts
+from inboxlink.mime.parse import TRUNCATED
+from inboxlink.services.crm.contacts import contact_addresses, ensure_contacts
 from inboxlink.services.errors import NotFound
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
@@ -51,6 +53,24 @@ class NewEmail:
     extra_contact_ids: Sequence[int] = field(default=())
     # Whether replies to this email's Message-ID are logged (false for forwarded originals).
     track: bool = True
+    # Filled by `prepare_email` (off the loop, before the transaction writes): the sealed bodies and
+    # the blob name of every attachment (None: bytes not kept).
+    prepared: Prepared | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    text: str
+    html: str | None
+    blobs: tuple[str | None, ...]
+
+
+# Mail from outside names whoever it likes: one reply with 40,000 addresses in Cc made 40,000
+# contacts (issue 9). The first 50 distinct addresses of a message (sender, To, Cc, Bcc in that
+# order), new or existing, get the email on their record; the others stay listed on the email's
+# to/cc and a problem says how many were left out. Mail written in the CRM is exempt: compose
+# allows 100 recipients, the user chose each of them, and the contract files it on every one.
+MAX_CONTACTS_PER_MESSAGE = 50
 
 
 def _addr_json(people: Sequence[Address]) -> list[dict[str, str]]:
@@ -89,9 +109,46 @@ async def existing_email_id(conn: AsyncConnection, team_id: int, dedupe_key: str
     return None if found is None else int(found)
 
 
+async def prepare_email(rt: Runtime, new: NewEmail) -> Prepared:
+    """Seal the bodies and write the attachment blobs, in a thread. Call it before the transaction
+    writes anything: on SQLite the first write takes the database's one write lock, and encrypting
+    and writing files under it made other inboxes' monitors fail with "database is locked"."""
+    if new.prepared is None:
+        new.prepared = await asyncio.to_thread(_prepare, rt, new)
+    return new.prepared
+
+
+def _prepare(rt: Runtime, new: NewEmail) -> Prepared:
+    return Prepared(
+        text=seal(rt, new.text),
+        html=seal(rt, new.html) if new.html is not None else None,
+        blobs=tuple(rt.blobs.put(item.data) if item.data else None for item in new.attachments),
+    )
+
+
+def _capped_contacts(new: NewEmail) -> tuple[list[Address], list[str]]:
+    """The addresses that get the email on their record, and the problems to note (the cap)."""
+    people = new.contact_addresses
+    if people is None:
+        people = [new.sender, *new.to, *new.cc, *new.bcc]
+    distinct = [Address(email, name) for email, name in contact_addresses(people).items()]
+    if new.source == "crm" or len(distinct) <= MAX_CONTACTS_PER_MESSAGE:
+        return distinct, []
+    left_out = len(distinct) - MAX_CONTACTS_PER_MESSAGE
+    note = (
+        f"contacts: {left_out:,} more addresses were not made contacts (at most "
+        f"{MAX_CONTACTS_PER_MESSAGE} per message); they stay listed on the email"
+    )
+    return distinct[:MAX_CONTACTS_PER_MESSAGE], [note]
+
+
 async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
     """Insert the email with everything hanging off it, inside the caller's transaction. Blobs are
-    written first; a rolled-back transaction leaves unreferenced blobs, never a row without bytes."""
+    written first (`prepare_email`); a rolled-back transaction leaves unreferenced blobs, never a
+    row without bytes. The transaction's size is bounded: one email, at most 50 contacts
+    (`MAX_CONTACTS_PER_MESSAGE`) and the attachments `mime.parse` kept (at most 100)."""
+    prepared = await prepare_email(rt, new)
+    people, notes = _capped_contacts(new)
     stamp = now()
     thread_id = new.thread_id
     if thread_id is None:
@@ -116,11 +173,11 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             cc_addrs=_addr_json(new.cc),
             bcc_addrs=_addr_json(new.bcc),
             subject=new.subject,
-            text=seal(rt, new.text),
-            html=seal(rt, new.html) if new.html is not None else None,
+            text=prepared.text,
+            html=prepared.html,
             in_reply_to=new.in_reply_to,
             references=list(new.references),
-            problems=list(new.problems),
+            problems=[*new.problems, *notes],
             # SQLite keeps wall-clock time and drops the offset: store every instant as UTC.
             sent_at=new.sent_at.astimezone(UTC) if new.sent_at else None,
             source=new.source,
@@ -128,9 +185,6 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         )
     )
     email_id = new_id(result)
-    people = new.contact_addresses
-    if people is None:
-        people = [new.sender, *new.to, *new.cc, *new.bcc]
     linked = set((await ensure_contacts(conn, new.team_id, people)).values()) | set(new.extra_contact_ids)
     if linked:
         await conn.execute(
@@ -139,18 +193,21 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
     scope = logged_scope(new.source, new.user_id, new.inbox_id)
     if new.message_id and new.track and scope is not None:
         await track_ids(conn, new.team_id, email_id, [new.message_id], scope)
-    for item in new.attachments:
-        blob = rt.blobs.put(item.data) if item.data else None
+    if new.attachments:
         await conn.execute(
-            attachments.insert().values(
-                team_id=new.team_id,
-                email_id=email_id,
-                filename=item.filename[:255],
-                content_type=item.content_type[:255],
-                size=item.size,
-                blob=blob,
-                created_at=stamp,
-            )
+            attachments.insert(),
+            [
+                {
+                    "team_id": new.team_id,
+                    "email_id": email_id,
+                    "filename": item.filename[:255],
+                    "content_type": item.content_type[:255],
+                    "size": item.size,
+                    "blob": blob,
+                    "created_at": stamp,
+                }
+                for item, blob in zip(new.attachments, prepared.blobs, strict=True)
+            ],
         )
     return email_id
 
@@ -221,6 +278,9 @@ async def email_views(
             "sent_folder_copy": r.sent_folder_copy,
             "source": r.source,
             "problems": r.problems,
+            # Something was cut or left out (mime.parse caps, the time budget); the original is
+            # attached when it fitted under the attachment limit.
+            "truncated": any(str(p).startswith(TRUNCATED) for p in r.problems or ()),
         }
         for r in rows
     }

@@ -35,12 +35,12 @@ from inboxlink.domain.models import Address, Attachment, HeaderSummary, ParsedMe
 from inboxlink.domain.threads import Direction, decide_thread
 from inboxlink.domain.tracking import TEAM, inbox_scope, user_scope
 from inboxlink.mime.forwarded import parse_forwarded
-from inboxlink.mime.parse import parse_message
-from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email
+from inboxlink.services.crm.timeline import NewEmail, existing_email_id, prepare_email, store_email
 
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
 from inboxlink.services.mail.replies import keep_original, lookup_tracked, own_addresses, parent_facts
+from inboxlink.services.platform.mail_parsing import parse_untrusted
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes, users
 
@@ -120,7 +120,7 @@ async def log_bcc_message(rt: Runtime, bcc_token: str, raw: bytes, envelope_from
     user = await bcc_user(rt, bcc_token)
     if user is None:
         raise BccRejected("unknown_address", "No such BCC logging address")
-    parsed = parse_message(raw, max_attachment_bytes=rt.settings.max_attachment_bytes)
+    parsed = await parse_untrusted(rt, raw)  # in a worker process, within the time budget
     from_address = (parsed.sender.email if parsed.sender else "") or envelope_from.strip(" <>")
     if not user.owns(from_address):
         raise BccRejected(
@@ -148,7 +148,7 @@ async def log_bcc_message(rt: Runtime, bcc_token: str, raw: bytes, envelope_from
         inbox_id = user.inboxes.get(from_address.lower())
         items.append(_item(user, parsed, key, inbox_id, "outbound", recipients, audience, files))
     if not recipients or any(a.endswith(logging_domain) for a in visible):
-        items.extend(_forwarded_originals(rt, user, parsed, ours))
+        items.extend(await _forwarded_originals(rt, user, parsed, ours))
     if not items:
         return BccResult(note="nothing to log: no recipient outside your own addresses, no forwarded email")
     return await _write(rt, user, items)
@@ -192,13 +192,13 @@ def _item(
     return _Item(new, parents, audience)
 
 
-def _forwarded_originals(rt: Runtime, user: BccUser, outer: ParsedMessage, ours: _Ours) -> list[_Item]:
+async def _forwarded_originals(rt: Runtime, user: BccUser, outer: ParsedMessage, ours: _Ours) -> list[_Item]:
     """The originals inside a forward: every attached message, else the first inline forward block."""
     inbox_id = user.inboxes.get((outer.sender.email if outer.sender else "").lower())
     items: list[_Item] = []
     attached = [a for a in outer.attachments if a.content_type in _RFC822 and a.data]
     for part in attached[:_MAX_ATTACHED_ORIGINALS]:
-        inner = parse_message(part.data, max_attachment_bytes=rt.settings.max_attachment_bytes)
+        inner = await parse_untrusted(rt, part.data)
         if inner.sender is None:
             continue
         key = inner.message_id or _raw_key(part.data)
@@ -275,6 +275,8 @@ async def _write(rt: Runtime, user: BccUser, items: list[_Item]) -> BccResult:
     for item in items:
         item.new.to = [p for p in item.new.to if not p.email.lower().endswith(suffix)]
         item.new.cc = [p for p in item.new.cc if not p.email.lower().endswith(suffix)]
+    for item in items:  # sealing and blob files before the transaction takes the write lock
+        await prepare_email(rt, item.new)
     for attempt in range(2):
         ids: list[int] = []
         written: list[int] = []  # indexes into `items`

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
 from inboxlink.domain.tracking import TEAM, inbox_scope, scope_rank, user_scope, visible_scopes
-from inboxlink.mime.parse import parse_message
 from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email, track_ids
+from inboxlink.services.platform.mail_parsing import parse_untrusted
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import email_contacts, emails, folder_cursors, inboxes, tracked_ids, users
 
@@ -167,7 +167,7 @@ async def log_matched_message(
     """Log one matched message and advance the cursor to `uid`, in one transaction. Returns the
     email's id: the new one, or the one already logged (seen twice, our own copy in Sent, or logged
     by another inbox of the team) — either way its Message-ID is tracked from now on."""
-    parsed = parse_message(raw, max_attachment_bytes=rt.settings.max_attachment_bytes)
+    parsed = await parse_untrusted(rt, raw)  # in a worker process, within the time budget
     key = _dedupe_key(parsed)
     advanced = Cursor(
         cursor.uidvalidity, max(cursor.last_uid, uid), cursor.highestmodseq, cursor.uidvalidity_changes

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inboxlink.config import Settings
+from inboxlink.services.platform.parse_pool import ParsePool
 from inboxlink.storage.blobs import BlobStore
 from inboxlink.storage.db import create_engine
 from inboxlink.storage.secretbox import SecretBox
@@ -74,6 +75,8 @@ class Runtime:
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     inboxes_changed: asyncio.Event = field(default_factory=asyncio.Event)
     timeline: TimelineEvents = field(default_factory=TimelineEvents)
+    # Worker processes for parsing mail from outside (services.platform.mail_parsing); lazy.
+    parser: ParsePool = field(default_factory=ParsePool)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -90,4 +93,5 @@ class Runtime:
         return ssl.create_default_context()
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.parser.close)
         await self.engine.dispose()

@@ -6,6 +6,11 @@
   const fetchHeaders = { "X-Requested-With": "fetch" };
   const body = document.body;
   const contactId = body.dataset.contactId;
+  // The timeline is paged (?before=…): a live refresh re-fetches the page being read.
+  const timelineUrl = () => {
+    const before = new URLSearchParams(location.search).get("before");
+    return `/contacts/${contactId}/timeline` + (before ? `?before=${encodeURIComponent(before)}` : "");
+  };
   const composer = document.querySelector("form[data-composer]"); // on a contact's record
   const imagesLoaded = new Set(); // emails whose remote images the reader asked for
   const timers = {};
@@ -199,7 +204,7 @@
         setReply(null);
         showStatus(data.email);
         if (data.email.state === "queued") watch(data.email.id);
-        if (contactId) swap(`/contacts/${contactId}/timeline`);
+        if (contactId) swap(timelineUrl());
       } else {
         const error = data?.error || {};
         showError(composer, error.field || "form", error.message || "The email could not be sent. Try again.");
@@ -222,7 +227,7 @@
     });
     events.addEventListener("email", (ev) => {
       const data = JSON.parse(ev.data);
-      if (contactId) later("timeline", () => swap(`/contacts/${contactId}/timeline`));
+      if (contactId) later("timeline", () => swap(timelineUrl()));
       if (watching && String(data.email_id) === watching) refreshStatus();
     });
     events.addEventListener("inbox", () => later("inbox", refreshInboxes, 100));
@@ -237,7 +242,7 @@
 
   function refreshAll() {
     refreshInboxes();
-    if (contactId) swap(`/contacts/${contactId}/timeline`);
+    if (contactId) swap(timelineUrl());
     refreshStatus();
   }
 

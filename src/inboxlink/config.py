@@ -7,6 +7,9 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from inboxlink.domain.network import is_loopback_host
 
 PREFIX = "INBOXLINK_"
 
@@ -42,6 +45,13 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs); none by default, so a
     # client cannot pick the address the sign-in throttle sees.
     trusted_proxies: str
+    # Where users reach the web UI (also the OAuth redirect base).
+    public_url: str = "http://127.0.0.1:8025"
+    # IMAP/SMTP hosts on loopback/private/link-local addresses may be connected to; by default only
+    # when the installation itself is reached on loopback (a laptop, the test suite).
+    allow_private_hosts: bool = True
+    # Seconds to wait for the address check's test message to arrive (an address ≠ the login).
+    address_check_timeout: float = 30.0
 
     @property
     def attachments_dir(self) -> Path:
@@ -77,6 +87,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             raise ConfigError(f"{PREFIX}{name} must be a number, got {raw!r}") from exc
 
     http_host, http_port = _host_port("HTTP", get("HTTP", "127.0.0.1:8025"))
+    public_url = get("PUBLIC_URL", "http://127.0.0.1:8025").strip().rstrip("/")
+    public_host = urlsplit(public_url).hostname
+    if urlsplit(public_url).scheme not in {"http", "https"} or not public_host:
+        raise ConfigError(f"{PREFIX}PUBLIC_URL must be an http(s) URL such as https://crm.example.com")
     bcc_raw = get("BCC_SMTP", "127.0.0.1:2525")
     bcc = None if bcc_raw.strip().lower() == "off" else _host_port("BCC_SMTP", bcc_raw)
     return Settings(
@@ -95,4 +109,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         disconnect_after=number("DISCONNECT_AFTER", str(30 * 60)),
         send_retry_limit=int(number("SEND_RETRY_LIMIT", "5")),
         trusted_proxies=get("TRUSTED_PROXIES", "").strip(),
+        public_url=public_url,
+        allow_private_hosts=_flag(get("ALLOW_PRIVATE_HOSTS", str(is_loopback_host(public_host)))),
+        address_check_timeout=number("ADDRESS_CHECK_TIMEOUT", "30"),
     )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inboxlink.config import Settings
+from inboxlink.domain.attempts import SlidingWindow
 from inboxlink.storage.blobs import BlobStore
 from inboxlink.storage.db import create_engine
 from inboxlink.storage.secretbox import SecretBox
@@ -74,6 +75,9 @@ class Runtime:
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     inboxes_changed: asyncio.Event = field(default_factory=asyncio.Event)
     timeline: TimelineEvents = field(default_factory=TimelineEvents)
+    # Mail-server connect attempts per user (services.accounts.inboxes): in memory, per process,
+    # like the sign-in throttle; the API and the web forms run in the one `serve` process.
+    connect_attempts: SlidingWindow = field(default_factory=lambda: SlidingWindow(10, 600.0))
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

@@ -56,3 +56,12 @@ def test_aged_out_keys_are_dropped() -> None:
 )
 def test_quotable(text: str | None, expected: str) -> None:
     assert quotable(text) == expected
+
+
+def test_forget_newest_keeps_the_earlier_attempts() -> None:
+    window = SlidingWindow(limit=3, window=60)
+    for t in (1.0, 2.0, 3.0):
+        window.hit("k", t)
+    window.forget_newest("k")
+    assert window.count("k", 4.0) == 2
+    window.forget_newest("nobody")  # nothing to forget: no error

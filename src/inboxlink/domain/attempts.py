@@ -58,5 +58,11 @@ class SlidingWindow:
         if stamps and stamp in stamps:
             stamps.remove(stamp)
 
+    def forget_newest(self, key: Hashable) -> None:
+        """Forget the latest attempt (the one that just turned out fine), keeping the others."""
+        stamps = self._stamps.get(key)
+        if stamps:
+            stamps.pop()
+
     def clear(self, key: Hashable) -> None:
         self._stamps.pop(key, None)

@@ -118,7 +118,15 @@ async def test_another_service_is_not_an_imap_server_and_is_not_quoted(answer: b
             await connect(port, timeout=30)  # fails at once, not after a read timeout
     assert failed.value.server_text is None
     shown = str(failed.value)
-    for fragment in (b"server_id", b"SECRET", b"MariaDB", b"sEcReT", b"internal-admin", b"garbage", b"EXISTS"):
+    for fragment in (
+        b"server_id",
+        b"SECRET",
+        b"MariaDB",
+        b"sEcReT",
+        b"internal-admin",
+        b"garbage",
+        b"EXISTS",
+    ):
         assert fragment.decode() not in shown
 
 
@@ -400,7 +408,10 @@ async def test_uid_store_and_uid_expunge_touch_one_message() -> None:
     script: Script = [
         ("S", b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] ready\r\n"),
         cmd(rb'SELECT "INBOX"'),
-        ("S", b"* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 43] n\r\n{tag} OK [READ-WRITE] done\r\n"),
+        (
+            "S",
+            b"* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 43] n\r\n{tag} OK [READ-WRITE] done\r\n",
+        ),
         cmd(rb"UID STORE 42 \+FLAGS\.SILENT \(\\Deleted\)"),
         ("S", b"{tag} OK Store completed\r\n"),
         cmd(rb"UID EXPUNGE 42"),

@@ -204,3 +204,30 @@ async def test_connect_attempts_are_rate_limited_per_user(app, mail_server, prov
         assert resp.json()["error"]["code"] == "auth_failed"
     resp = await seller.put(f"/api/v1/inboxes/{inbox_id}/credentials", {"password": mail_user.password})
     assert resp.status_code == 429 and resp.json()["error"]["code"] == "too_many_attempts"
+
+
+async def test_the_web_connect_form_is_rate_limited_too(app, mail_server, provider_smtp, mail_user):
+    from tests.integration.test_web_sessions import _csrf
+
+    await app.user("scanner5@crm.test")
+    page = await app.client.get("/login")
+    data = {"email": "scanner5@crm.test", "password": "correct horse battery", "csrf_token": _csrf(page.text)}
+    assert (await app.client.post("/login", data=data)).status_code == 303
+    form = {
+        "email": mail_user.email,
+        "password": mail_user.password,
+        "protocol": "imap",
+        "imap_host": "127.0.0.1",
+        "imap_port": "1",  # nothing listens there
+        "imap_security": "none",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": str(provider_smtp.starttls_port),
+        "smtp_security": "starttls",
+    }
+    for _ in range(10):
+        form["csrf_token"] = _csrf((await app.client.get("/settings")).text)
+        assert (await app.client.post("/settings/inboxes", data=form)).status_code == 422
+    form["csrf_token"] = _csrf((await app.client.get("/settings")).text)
+    resp = await app.client.post("/settings/inboxes", data=form)
+    assert resp.status_code == 429
+    assert "Too many connection attempts" in resp.text and "Try again in 10 minutes" in resp.text

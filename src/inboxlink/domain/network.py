@@ -106,7 +106,9 @@ def blocked_reason(address: str | IPAddress) -> str | None:
 def is_loopback_host(host: str) -> bool:
     """A host name or literal that means this machine without any lookup (no DNS involved)."""
     name = host.strip().strip("[]").lower().rstrip(".")
-    if name in {"localhost", "localhost.localdomain"} or name.endswith(".localhost"):
+    # Not "*.localhost": resolvers need not map those to loopback, and a plain-text password
+    # may be sent wherever this says "loopback".
+    if name in {"localhost", "localhost.localdomain"}:
         return True
     try:
         return blocked_reason(name) == "loopback"

@@ -7,6 +7,9 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from inboxlink.domain.network import is_loopback_host
 
 PREFIX = "INBOXLINK_"
 
@@ -45,6 +48,13 @@ class Settings:
     # Seconds a worker may spend parsing one message from outside before it is stopped and the
     # message is logged with its headers and the original attached.
     parse_timeout: float = 20.0
+    # Where users reach the web UI (also the OAuth redirect base).
+    public_url: str = "http://127.0.0.1:8025"
+    # IMAP/SMTP hosts on loopback/private/link-local addresses may be connected to; by default only
+    # when the installation itself is reached on loopback (a laptop, the test suite).
+    allow_private_hosts: bool = True
+    # Seconds to wait for the address check's test message to arrive (an address ≠ the login).
+    address_check_timeout: float = 30.0
 
     @property
     def attachments_dir(self) -> Path:
@@ -83,6 +93,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if not parse_timeout > 0:
         raise ConfigError(f"{PREFIX}PARSE_TIMEOUT must be a number of seconds above 0, got {parse_timeout!r}")
     http_host, http_port = _host_port("HTTP", get("HTTP", "127.0.0.1:8025"))
+    public_url = get("PUBLIC_URL", "http://127.0.0.1:8025").strip().rstrip("/")
+    public_host = urlsplit(public_url).hostname
+    if urlsplit(public_url).scheme not in {"http", "https"} or not public_host:
+        raise ConfigError(f"{PREFIX}PUBLIC_URL must be an http(s) URL such as https://crm.example.com")
     bcc_raw = get("BCC_SMTP", "127.0.0.1:2525")
     bcc = None if bcc_raw.strip().lower() == "off" else _host_port("BCC_SMTP", bcc_raw)
     return Settings(
@@ -102,4 +116,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         send_retry_limit=int(number("SEND_RETRY_LIMIT", "5")),
         trusted_proxies=get("TRUSTED_PROXIES", "").strip(),
         parse_timeout=parse_timeout,
+        public_url=public_url,
+        allow_private_hosts=_flag(get("ALLOW_PRIVATE_HOSTS", str(is_loopback_host(public_host)))),
+        address_check_timeout=number("ADDRESS_CHECK_TIMEOUT", "30"),
     )

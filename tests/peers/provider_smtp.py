@@ -40,6 +40,7 @@ class ProviderSmtp:
     file_sent_copies_for: set[str]
     refuse_users: set[str]
     tempfail_users: set[str]  # AUTH answered "454 4.7.0 Too many login attempts" (a temporary refusal)
+    aliases: dict[str, str]  # address → Dovecot user whose INBOX receives mail sent to it
 
     def __init__(self, mail: MailServer) -> None:
         self.host = HOST
@@ -54,6 +55,7 @@ class ProviderSmtp:
         # Users whose AUTH fails (535) even with the right password: IMAP works, sending does not.
         self.refuse_users = set()
         self.tempfail_users = set()
+        self.aliases = {}
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(mail.ca_file, mail.key_file)
@@ -106,8 +108,9 @@ class ProviderSmtp:
             data = replace_message_id(data, make_msgid(domain="email.amazonses.com"))
         try:
             for rcpt in rcpt_tos:
-                if self.mail.has_user(rcpt):
-                    self.mail.deliver(rcpt, data, mail_from=mail_from)
+                mailbox = self.aliases.get(rcpt.lower(), rcpt)
+                if self.mail.has_user(mailbox):
+                    self.mail.deliver(mailbox, data, mail_from=mail_from)
             if login in {u.lower() for u in self.file_sent_copies_for}:
                 self.mail.save(login, "Sent", data)
         except Exception as exc:  # a test peer must fail loudly, and the client must see it

@@ -45,3 +45,32 @@ def test_a_csrf_token_is_bound_to_the_session() -> None:
     assert signer.csrf_ok("nonce", planted, attacker)
     assert not signer.csrf_ok("nonce", planted, victim)  # ...is worthless with the victim's session
     assert signer.csrf_ok("n2", signer.csrf_token("n2"), None)  # before sign-in: nonce only
+
+
+def test_a_known_device_is_counted_apart_from_anonymous_guesses() -> None:
+    throttle = SignInThrottle(limit=5)
+    for i in range(5 * ACCOUNT_FACTOR):  # guesses from everywhere lock the account for strangers
+        throttle.attempt("a@x.test", f"10.0.0.{i}")
+    assert throttle.wait_minutes("a@x.test", "10.9.9.9") > 0
+    assert throttle.wait_minutes("a@x.test", "10.9.9.9", device="owner-nonce") == 0
+    for _ in range(5):  # the device has a limit of its own
+        throttle.attempt("a@x.test", "10.9.9.9", device="owner-nonce")
+    assert throttle.wait_minutes("a@x.test", "10.9.9.9", device="owner-nonce") > 0
+    assert throttle.wait_minutes("a@x.test", "10.9.9.9", device="other-nonce") == 0
+
+
+def test_device_cookies_are_signed_and_bound_to_the_address() -> None:
+    from inboxlink.web.security import Signer
+
+    signer = Signer(b"k" * 32)
+    cookie = signer.device_value("Owner@X.test")
+    nonce = signer.device_nonce(cookie, " owner@x.test")
+    assert nonce
+    assert signer.device_value("owner@x.test") != cookie  # a fresh nonce per sign-in
+    assert signer.device_nonce(cookie, "other@x.test") is None
+    payload, mac = cookie.rsplit(".", 1)
+    assert signer.device_nonce(f"{payload}.{mac[::-1]}", "owner@x.test") is None
+    assert Signer(b"j" * 32).device_nonce(cookie, "owner@x.test") is None  # another installation
+    assert signer.device_nonce(signer.session_value(1), "owner@x.test") is None  # not a session
+    for junk in (None, "", "no-dot", "a.b", "x" * 600):
+        assert signer.device_nonce(junk, "owner@x.test") is None

@@ -1,7 +1,8 @@
 """`ImapClient`: the IMAP operations inboxlink needs, over `transport.Connection`.
 
 Only what the product uses (greeting, CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE XOAUTH2, ENABLE,
-LIST, SELECT/EXAMINE with CONDSTORE, UID SEARCH, UID FETCH, APPEND, IDLE, NOOP, LOGOUT). Parsing is
+LIST, SELECT/EXAMINE with CONDSTORE, UID SEARCH, UID FETCH, UID STORE, (UID) EXPUNGE, APPEND, IDLE,
+NOOP, LOGOUT). Parsing is
 in `protocol`, encoding in `commands`, the byte stream in `transport`; this module decides what a
 response means (which error, which typed result).
 
@@ -16,6 +17,7 @@ Exceptions, all from `inboxlink.imap.errors`; each carries `server_text` and `co
      ├── CapabilityMissing     the server lacks what the call needs (ENABLE, IDLE, AUTH=XOAUTH2, ...)
      ├── CommandFailed         tagged NO/BAD; `.code` e.g. "UNAVAILABLE", "TRYCREATE", "NONEXISTENT"
      └── ProtocolError         the peer does not speak IMAP we understand
+          └── NotImapServer    what answered did not greet like IMAP (another service on the port)
 
 Passwords and tokens are never logged: the debug log names commands, never their arguments.
 """
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import ssl
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -35,7 +36,10 @@ from .commands import (
     Arg,
     Literal,
     String,
+    expunge_args,
+    flag_list,
     format_internal_date,
+    store_flags_args,
     validate_fetch_fields,
     validate_sequence_set,
     xoauth2_response,
@@ -45,6 +49,7 @@ from .errors import (
     CapabilityMissing,
     CommandFailed,
     ConnectionFailed,
+    NotImapServer,
     Pop3Greeting,
     ProtocolError,
     ServerBye,
@@ -56,6 +61,7 @@ from .protocol import (
     Continuation,
     Enabled,
     Exists,
+    Expunge,
     Fetch,
     ListEntry,
     Response,
@@ -69,7 +75,6 @@ __all__ = ["ImapClient"]
 
 # NO with these codes is the server's trouble, not wrong credentials: retry later, keep the inbox
 _TRANSIENT_CODES = frozenset({"UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT"})
-_FLAG_RE = re.compile(r"\\?[^\s()\[\]{}\"\\%*]+")
 
 
 class ImapClient:
@@ -103,7 +108,10 @@ class ImapClient:
         *,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
+        address: str | None = None,
     ) -> ImapClient:
+        """Connect to `host`, or to `address` when given (an IP the caller resolved and checked:
+        no second lookup can answer differently); TLS still verifies the certificate for `host`."""
         if security not in ("tls", "starttls", "none"):
             raise ValueError(f"unknown security {security!r}")
         # created per call, not at import, so an SSL_CERT_FILE set later is honoured
@@ -112,7 +120,7 @@ class ImapClient:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    host,
+                    address or host,
                     port,
                     ssl=context if security == "tls" else None,
                     server_hostname=host if security == "tls" else None,
@@ -132,15 +140,15 @@ class ImapClient:
         return client
 
     async def _greet(self) -> None:
-        greeting = await self._conn.next_response()
+        greeting = await self._conn.greeting()
         if isinstance(greeting, Continuation) and greeting.raw[:3].upper() == b"+OK":
-            raise Pop3Greeting("the server greeted like POP3, not IMAP", server_text=greeting.text)
+            raise Pop3Greeting("the server greeted like POP3, not IMAP")
         if not isinstance(greeting, StatusResponse) or greeting.tag is not None:
-            raise ProtocolError("no IMAP greeting", server_text=untagged_text(greeting))
+            raise NotImapServer("the server did not greet like an IMAP server")
         if greeting.status == "BYE":
             raise ServerBye("the server refused the connection", server_text=greeting.text)
         if greeting.status not in ("OK", "PREAUTH"):
-            raise ProtocolError("no IMAP greeting", server_text=greeting.text)
+            raise ProtocolError("the server did not accept the connection", server_text=greeting.text)
         await self._refresh_capabilities(greeting)
 
     async def _starttls(self, context: ssl.SSLContext, host: str) -> None:
@@ -275,14 +283,24 @@ class ImapClient:
         date: datetime | None = None,
     ) -> int | None:
         """APPEND; returns the new UID when the server reports APPENDUID (RFC 4315)."""
-        for flag in flags:
-            if not _FLAG_RE.fullmatch(flag):
-                raise ValueError(f"not an IMAP flag: {flag!r}")
-        args: list[Arg] = ["APPEND", String(encode_mailbox(mailbox)), f"({' '.join(flags)})"]
+        args: list[Arg] = ["APPEND", String(encode_mailbox(mailbox)), flag_list(tuple(flags))]
         if date is not None:
             args.append(format_internal_date(date))
         _, tagged = await self._checked([*args, Literal(message)])
         return tagged.code_int(1) if tagged.code == "APPENDUID" else None
+
+    async def uid_store(self, uid_set: str, flags: Sequence[str], *, mode: str = "+") -> None:
+        """Add (`+`), remove (`-`) or set (``) flags on messages; needs a read-write SELECT."""
+        await self._checked(store_flags_args(uid_set, tuple(flags), mode=mode))
+
+    async def expunge(self, uid_set: str | None = None) -> list[int]:
+        """Remove messages flagged \\Deleted; returns the sequence numbers the server expunged.
+        With `uid_set`, UID EXPUNGE (UIDPLUS) removes only those; without, every \\Deleted
+        message of the selected mailbox goes, so callers that mean one message pass its UID."""
+        if uid_set is not None and "UIDPLUS" not in self.capabilities:
+            raise CapabilityMissing("the server does not support UID EXPUNGE (UIDPLUS)")
+        untagged, _ = await self._checked(expunge_args(uid_set))
+        return [r.seq for r in untagged if isinstance(r, Expunge)]
 
     # ---- waiting for news -------------------------------------------------------------------
 
@@ -337,7 +355,9 @@ class ImapClient:
         )
         if tagged.status != "OK":
             name = f"{args[0]} {args[1]}" if args[0] == "UID" else str(args[0])
-            raise CommandFailed(f"{name} failed: {tagged.text}", server_text=tagged.text, code=tagged.code)
+            failed = CommandFailed(f"{name} failed", server_text=tagged.text, code=tagged.code)
+            failed.args = (f"{name} failed: {failed.server_text or tagged.status}",)
+            raise failed
         return untagged, tagged
 
 

@@ -16,7 +16,10 @@ __all__ = [
     "Literal",
     "String",
     "encode_command",
+    "expunge_args",
+    "flag_list",
     "format_internal_date",
+    "store_flags_args",
     "validate_fetch_fields",
     "validate_sequence_set",
     "xoauth2_response",
@@ -119,3 +122,28 @@ def xoauth2_response(username: str, access_token: str) -> str:
     """The base64 SASL XOAUTH2 initial response (Google/Microsoft format)."""
     raw = f"user={username}\x01auth=Bearer {access_token}\x01\x01"
     return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+_FLAG_RE = re.compile(r"\\?[^\s()\[\]{}\"\\%*]+")
+
+
+def flag_list(flags: tuple[str, ...] | list[str]) -> str:
+    """`("\\Seen", "$Label")` → `(\\Seen $Label)`, refusing anything that is not a flag."""
+    for flag in flags:
+        if not _FLAG_RE.fullmatch(flag):
+            raise ValueError(f"not an IMAP flag: {flag!r}")
+    return f"({' '.join(flags)})"
+
+
+def store_flags_args(uid_set: str, flags: tuple[str, ...] | list[str], *, mode: str = "+") -> list[Arg]:
+    """UID STORE that adds (`+`), removes (`-`) or sets (``) flags, `.SILENT`: the caller needs no
+    FETCH echo of every message it touched (RFC 3501 §6.4.6)."""
+    if mode not in ("+", "-", ""):
+        raise ValueError(f"unknown STORE mode {mode!r}")
+    return ["UID", "STORE", validate_sequence_set(uid_set), f"{mode}FLAGS.SILENT", flag_list(flags)]
+
+
+def expunge_args(uid_set: str | None) -> list[Arg]:
+    """UID EXPUNGE of `uid_set` (RFC 4315 UIDPLUS: only those messages), or plain EXPUNGE (every
+    message flagged \\Deleted in the selected mailbox) when `uid_set` is None."""
+    return ["EXPUNGE"] if uid_set is None else ["UID", "EXPUNGE", validate_sequence_set(uid_set)]

@@ -2,10 +2,14 @@
 
 Every error carries the server's own words (`server_text`) when there were any, so the layers above
 can show them to the user without knowing IMAP; `code` is the response code (`UNAVAILABLE`,
-`AUTHENTICATIONFAILED`, `TRYCREATE`, ...) when the server gave one.
+`AUTHENTICATIONFAILED`, `TRYCREATE`, ...) when the server gave one. `server_text` is only ever the
+text of a well-formed IMAP status response, cleaned by `quotable` (printable, at most 200
+characters); messages are our own words and never quote raw bytes from the peer.
 """
 
 from __future__ import annotations
+
+from inboxlink.domain.server_text import quotable
 
 __all__ = [
     "AuthFailed",
@@ -13,6 +17,7 @@ __all__ = [
     "CommandFailed",
     "ConnectionFailed",
     "ImapError",
+    "NotImapServer",
     "Pop3Greeting",
     "ProtocolError",
     "ServerBye",
@@ -25,8 +30,8 @@ class ImapError(Exception):
 
     def __init__(self, message: str, *, server_text: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
-        self.server_text = server_text
-        self.code = code
+        self.server_text = quotable(server_text) or None
+        self.code = quotable(code, 40) or None
 
 
 class ConnectionFailed(ImapError):
@@ -59,3 +64,7 @@ class CommandFailed(ImapError):
 
 class ProtocolError(ImapError):
     """The server sent something that is not IMAP, or IMAP this client cannot make sense of."""
+
+
+class NotImapServer(ProtocolError):
+    """What answered did not greet like an IMAP server (another service on that port)."""

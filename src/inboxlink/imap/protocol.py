@@ -11,6 +11,10 @@ Values inside responses use three Python types so that nothing is lost: an atom 
 Why hand-written: measured against Dovecot, the hot path (UID FETCH of headers for 100k messages)
 must stay close to raw socket speed, so buffering is linear (one bytearray, consumed by offset) and
 tokenising is one `re.findall` per line segment.
+
+Error messages never quote what the peer sent: a connect form that echoes whatever a port answers
+is a port scanner with echo. Only the text of a well-formed status response reaches the user
+(`StatusResponse.text`, cleaned by `domain.server_text.quotable` in `errors.ImapError`).
 """
 
 from __future__ import annotations
@@ -88,6 +92,13 @@ class ResponseReader:
         """Bytes received but not yet returned as part of a response."""
         return len(self._buf) - self._pos + sum(map(len, self._segments)) + sum(map(len, self._literals))
 
+    def could_be_greeting(self) -> bool:
+        """False once the unread bytes cannot begin an IMAP greeting (`* `) or the POP3 one that
+        `ImapClient` explains (`+OK`): a database or message-broker port is told apart at once,
+        instead of after a read timeout."""
+        head = bytes(self._buf[self._pos : self._pos + 3]).upper()
+        return b"* ".startswith(head[:2]) or b"+OK".startswith(head)
+
     def next_response(self) -> Response | None:
         """The next complete response, or None if more bytes are needed."""
         buf = self._buf
@@ -163,10 +174,10 @@ def parse_values(segments: list[bytes], literals: list[bytes], offset: int = 0) 
                 cur = new
             elif closing:
                 if not stack:
-                    raise ProtocolError(f"unbalanced ')' in {seg[:80]!r}")
+                    raise ProtocolError("unbalanced ')' in a response")
                 cur = stack.pop()
             elif junk:
-                raise ProtocolError(f"unexpected {junk!r} in {seg[:80]!r}")
+                raise ProtocolError("an unexpected character in a response")
             else:  # a quoted string (possibly empty)
                 cur.append(_UNESCAPE_RE.sub(rb"\1", quoted) if b"\\" in quoted else quoted)
         if i < last:
@@ -181,7 +192,7 @@ def _status(tag: str | None, status: str, tail: bytes, raw: bytes) -> StatusResp
     if tail.startswith(b"["):
         end = tail.find(b"]")
         if end < 0:
-            raise ProtocolError(f"unterminated response code in {raw!r}")
+            raise ProtocolError("an unterminated response code")
         name, _, data = tail[1:end].decode("utf-8", "replace").partition(" ")
         code, code_data = name.upper(), (data or None)
         tail = tail[end + 1 :]
@@ -195,12 +206,12 @@ def _atoms(tail: bytes) -> frozenset[str]:
 def _int(value: Value) -> int:
     if isinstance(value, str) and value.isdigit():
         return int(value)
-    raise ProtocolError(f"expected a number, got {value!r}")
+    raise ProtocolError("a number was expected in a response")
 
 
 def _flags(value: Value) -> frozenset[str]:
     if not isinstance(value, list):
-        raise ProtocolError(f"expected a flag list, got {value!r}")
+        raise ProtocolError("a flag list was expected in a response")
     return frozenset(v for v in value if isinstance(v, str))
 
 
@@ -259,7 +270,7 @@ def parse_response(segments: list[bytes], literals: list[bytes]) -> Response:
         status, _, tail = rest.partition(b" ")
         status_s = status.decode("ascii", "replace").upper()
         if not tag or status_s not in ("OK", "NO", "BAD"):
-            raise ProtocolError(f"not an IMAP response: {first[:80]!r}")
+            raise ProtocolError("the server sent a line that is not an IMAP response")
         return _status(tag.decode("ascii", "replace"), status_s, tail, first)
     word, _, tail = first[2:].partition(b" ")
     if word.isdigit():
@@ -296,12 +307,12 @@ def parse_response(segments: list[bytes], literals: list[bytes]) -> Response:
 def _list(segments: list[bytes], literals: list[bytes], offset: int) -> ListEntry:
     values = parse_values(segments, literals, offset)
     if len(values) < 3:
-        raise ProtocolError(f"short LIST response: {segments[0]!r}")
+        raise ProtocolError("a LIST response without a mailbox name")
     flags, delimiter, raw_name = values[0], values[1], values[2]
     if isinstance(raw_name, str):
         raw_name = raw_name.encode("utf-8")
     if not isinstance(raw_name, bytes):
-        raise ProtocolError(f"LIST without a mailbox name: {segments[0]!r}")
+        raise ProtocolError("a LIST response without a mailbox name")
     try:
         name = decode_mailbox(raw_name)
     except (ValueError, UnicodeDecodeError):
@@ -313,7 +324,7 @@ def _list(segments: list[bytes], literals: list[bytes], offset: int) -> ListEntr
 def _fetch(seq: int, segments: list[bytes], literals: list[bytes], offset: int) -> Fetch:
     values = parse_values(segments, literals, offset)
     if len(values) != 1 or not isinstance(values[0], list):
-        raise ProtocolError(f"malformed FETCH response: {segments[0][:80]!r}")
+        raise ProtocolError("a malformed FETCH response")
     items = values[0]
     uid = modseq = size = None
     flags = None
@@ -321,7 +332,7 @@ def _fetch(seq: int, segments: list[bytes], literals: list[bytes], offset: int) 
     for i in range(0, len(items) - 1, 2):
         key, value = items[i], items[i + 1]
         if not isinstance(key, str):
-            raise ProtocolError(f"malformed FETCH item {key!r}")
+            raise ProtocolError("a malformed FETCH item")
         key = key.upper()
         if key == "UID":
             uid = _int(value)

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Callable
 
 from .commands import Arg, encode_command
-from .errors import CommandFailed, ConnectionFailed, ProtocolError, ServerBye
+from .errors import CommandFailed, ConnectionFailed, NotImapServer, ProtocolError, ServerBye
 from .protocol import Continuation, Exists, Fetch, Response, ResponseReader, StatusResponse
 
 __all__ = ["Connection", "untagged_text"]
@@ -97,7 +97,7 @@ class Connection:
                 keep_fetch(resp)
             elif type(resp) is StatusResponse and resp.tag is not None:
                 if resp.tag != tag:
-                    raise ProtocolError(f"tagged response for {resp.tag!r} while waiting for {tag!r}")
+                    raise ProtocolError(f"a tagged response for another command while waiting for {tag}")
                 return untagged, resp
             elif type(resp) is Continuation:
                 if rest:
@@ -157,6 +157,20 @@ class Connection:
         elif type(resp) is StatusResponse and resp.status == "BYE":
             raise ServerBye("the server closed the session", server_text=resp.text)
         return untagged_text(resp)
+
+    async def greeting(self) -> Response:
+        """The server's first response. Bytes that cannot begin an IMAP greeting fail at once with
+        NotImapServer, and so does anything that does not parse: never a quote of what came."""
+        try:
+            while (resp := self._parser.next_response()) is None:
+                if not self._parser.could_be_greeting():
+                    raise NotImapServer("the server did not greet like an IMAP server")
+                await self._fill(self.timeout)
+        except NotImapServer:
+            raise
+        except ProtocolError as exc:
+            raise NotImapServer("the server did not greet like an IMAP server") from exc
+        return resp
 
     async def next_response(self, read_timeout: float | None = -1.0) -> Response:
         timeout = self.timeout if read_timeout == -1.0 else read_timeout

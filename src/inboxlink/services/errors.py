@@ -26,3 +26,12 @@ class Conflict(ServiceError):
 
 class Unauthorized(ServiceError):
     status = 401
+
+
+class TooManyAttempts(ServiceError):
+    """A rate limit was reached; the message says when to try again."""
+
+    status = 429
+
+    def __init__(self, message: str) -> None:
+        super().__init__("too_many_attempts", message)

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from inboxlink.services.accounts.users import check_password, end_web_sessions
 from inboxlink.web.deps import CheckedForm, WebDep, optional_caller, safe_next, text
-from inboxlink.web.security import end_session, start_session
+from inboxlink.web.security import DEVICE_COOKIE, end_session, remember_device, start_session
 
 router = APIRouter()
 
@@ -40,17 +40,20 @@ async def login(request: Request, web: WebDep, form: CheckedForm) -> Response:
         return await again("Enter your email address and your password.", 422)
     if len(email) > 320 or len(password) > 1024:
         return await again("That email address and password don’t match. Check them and try again.", 401)
-    wait = web.throttle.wait_minutes(email, ip)
+    # A browser that signed in as this address before is counted apart from everyone else.
+    device = web.signer.device_nonce(request.cookies.get(DEVICE_COOKIE), email)
+    wait = web.throttle.wait_minutes(email, ip, device)
     if wait:
         unit = "minute" if wait == 1 else "minutes"
         return await again(f"Too many attempts. For your security, try again in {wait} {unit}.", 429)
-    web.throttle.attempt(email, ip)
+    web.throttle.attempt(email, ip, device)
     caller = await check_password(web.rt, email, password)
     if caller is None:
         return await again("That email address and password don’t match. Check them and try again.", 401)
-    web.throttle.succeeded(email, ip)
+    web.throttle.succeeded(email, ip, device)
     response = RedirectResponse(next_path, status_code=303)
     start_session(request, response, web.signer, caller.user_id, caller.session_epoch)
+    remember_device(request, response, web.signer, email)
     return response
 
 

@@ -10,8 +10,15 @@
 * The HMAC key is derived from the installation's secret (INBOXLINK_SECRET_KEY or the generated key
   file that the secret box uses), so sessions survive restarts and differ between installations.
 * Throttling is in memory, per process: 5 failed sign-ins per address+IP within 5 minutes lock that
-  pair until the oldest failure is 5 minutes old. Behind a reverse proxy every client has the
-  proxy's IP, so the limit then applies per address.
+  pair until the oldest failure is 5 minutes old, and 20 per address from anywhere lock the address
+  for browsers it does not know. Behind a reverse proxy every client has the proxy's IP, so the
+  limit then applies per address.
+* Device cookies (OWASP's "Slow down online guessing attacks with device cookies"): a successful
+  sign-in leaves a signed, long-lived `il_device` cookie naming the address. A browser presenting a
+  valid one for the address it signs in as is counted on its own (5 failures lock that cookie), not
+  with the anonymous attempts: someone guessing from elsewhere cannot lock the owner's known
+  browser out, and guesses without the cookie are still limited per account. A forged or foreign
+  cookie counts as no cookie.
 """
 
 from __future__ import annotations
@@ -20,19 +27,20 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import secrets
 import time
-from collections import defaultdict, deque
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from inboxlink.domain.attempts import SlidingWindow
 from inboxlink.services.platform.runtime import Runtime
 
 SESSION_COOKIE = "il_session"
 CSRF_COOKIE = "il_csrf"
+DEVICE_COOKIE = "il_device"
 SESSION_DAYS = 14
+DEVICE_DAYS = 365
 MAX_FAILURES = 5
 FAILURE_WINDOW = 300.0
 
@@ -81,6 +89,28 @@ class Signer:
         except (ValueError, KeyError, TypeError):
             return None
         return (user_id, epoch) if expires > time.time() else None
+
+    def device_value(self, address: str) -> str:
+        """A device cookie: the address signed in as, a random nonce (the cookie's identity in the
+        throttle) and an expiry, signed."""
+        expires = int(time.time()) + DEVICE_DAYS * 86400
+        data = {"a": _address(address), "n": secrets.token_urlsafe(16), "exp": expires}
+        payload = _b64(json.dumps(data).encode())
+        return f"{payload}.{self._mac('device', payload)}"
+
+    def device_nonce(self, value: str | None, address: str) -> str | None:
+        """The nonce of a valid, unexpired device cookie issued for `address`; else None."""
+        if not value or "." not in value or len(value) > 512:
+            return None
+        payload, mac = value.rsplit(".", 1)
+        if not hmac.compare_digest(mac, self._mac("device", payload)):
+            return None
+        try:
+            data = json.loads(_unb64(payload))
+            owner, nonce, expires = str(data["a"]), str(data["n"]), int(data["exp"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return nonce if owner == _address(address) and expires > time.time() else None
 
     def csrf_token(self, nonce: str, session: str | None = None) -> str:
         # Bound to the session cookie too: someone who can plant cookies (a sibling subdomain, a
@@ -142,6 +172,19 @@ def start_session(request: Request, response: Response, signer: Signer, user_id:
     )
 
 
+def remember_device(request: Request, response: Response, signer: Signer, address: str) -> None:
+    """After a successful sign-in: this browser is known for `address` (a fresh nonce each time)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        signer.device_value(address),
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/login",  # only the sign-in form needs it
+    )
+
+
 def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
@@ -149,50 +192,48 @@ def end_session(response: Response) -> None:
 ACCOUNT_FACTOR = 4  # attempts per account from all IPs together, as a multiple of the per-IP limit
 
 
+def _address(email: str) -> str:
+    return email.strip().lower()[:320]
+
+
 class SignInThrottle:
-    """Failed sign-ins per (address, IP) in a sliding window; in memory (one process)."""
+    """Failed sign-ins in sliding windows; in memory (one process). Without a device cookie: per
+    (address, IP) and per address from anywhere (a higher bar, so rotating IPs or X-Forwarded-For
+    values does not buy more guesses). With a valid device cookie: per cookie only."""
 
     def __init__(self, limit: int = MAX_FAILURES, window: float = FAILURE_WINDOW) -> None:
         self.limit = limit
         self.window = window
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._per_ip = SlidingWindow(limit, window)
+        self._per_account = SlidingWindow(limit * ACCOUNT_FACTOR, window)
+        self._per_device = SlidingWindow(limit, window)
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        stamps = self._failures[key]
-        while stamps and stamps[0] <= now - self.window:
-            stamps.popleft()
-        if not stamps:
-            del self._failures[key]  # keeps the map from growing with one-off typos
-            return deque()
-        return stamps
+    def _buckets(self, email: str, ip: str, device: str | None) -> list[tuple[SlidingWindow, object]]:
+        if device is not None:
+            return [(self._per_device, device)]
+        address = _address(email)
+        return [(self._per_ip, (address, ip)), (self._per_account, address)]
 
-    def _keys(self, email: str, ip: str) -> list[tuple[tuple[str, str], int]]:
-        # Per address and IP, and per address from anywhere (a higher bar): rotating IPs or
-        # X-Forwarded-For values does not buy more guesses at one account.
-        address = email.strip().lower()[:320]
-        return [((address, ip), self.limit), ((address, "*"), self.limit * ACCOUNT_FACTOR)]
-
-    def wait_minutes(self, email: str, ip: str) -> int:
-        """0 when a sign-in may be tried, else whole minutes until the lock lifts."""
+    def wait_minutes(self, email: str, ip: str, device: str | None = None) -> int:
+        """0 when a sign-in may be tried, else whole minutes until the lock lifts. `device` is the
+        nonce of a valid device cookie for this address (Signer.device_nonce), or None."""
         now = time.monotonic()
-        waits = [
-            max(1, math.ceil((stamps[0] + self.window - now) / 60))
-            for key, limit in self._keys(email, ip)
-            if len(stamps := self._recent(key, now)) >= limit
-        ]
-        return max(waits, default=0)
+        return max(window.wait_minutes(key, now) for window, key in self._buckets(email, ip, device))
 
-    def attempt(self, email: str, ip: str) -> None:
+    def attempt(self, email: str, ip: str, device: str | None = None) -> None:
         """Counted *before* the password is checked, so concurrent guesses cannot all slip in
         under the limit while the first ones are still being verified."""
-        if len(self._failures) > 10_000:  # a spray of addresses: drop whatever has aged out
-            for stale in list(self._failures):
-                self._recent(stale, time.monotonic())
-        for key, _limit in self._keys(email, ip):
-            stamps = self._recent(key, time.monotonic())
-            stamps.append(time.monotonic())
-            self._failures[key] = stamps
+        now = time.monotonic()
+        for window, key in self._buckets(email, ip, device):
+            window.hit(key, now)
 
-    def succeeded(self, email: str, ip: str) -> None:
-        for key, _limit in self._keys(email, ip):
-            self._failures.pop(key, None)
+    def succeeded(self, email: str, ip: str, device: str | None = None) -> None:
+        """The owner's sign-in clears this browser's count (its device cookie, or its address+IP
+        pair) and takes back its own attempt from the count per account, but not the guesses
+        before it: signing in must not hand a guesser a fresh allowance."""
+        if device is not None:
+            self._per_device.clear(device)
+            return
+        address = _address(email)
+        self._per_ip.clear((address, ip))
+        self._per_account.forget_newest(address)

@@ -51,6 +51,11 @@ HEADLINES = {
     "connection_failed": "We couldn’t reach this mail server. Check the server name and the port.",
     "tls_failed": "We couldn’t open a secure connection to this server.",
     "imap_capability_missing": "This server doesn’t offer IMAP, which inboxlink needs.",
+    "not_an_imap_server": "What answers at this address and port isn’t an IMAP mail server.",
+    "not_an_smtp_server": "What answers at this address and port isn’t an SMTP (outgoing mail) server.",
+    "private_address_refused": "This server is on a private network, which this installation doesn’t connect to.",
+    "address_not_verified": "This login doesn’t seem to receive mail for that address.",
+    "too_many_attempts": "Too many connection attempts for now.",
 }
 
 
@@ -135,6 +140,7 @@ async def connect(request: Request, web: WebDep, caller: WebCaller, form: Checke
             "security": values["smtp_security"] or "tls",
         },
     }
+    status = 422
     if not body["password"] and body["protocol"] == "imap":
         errors["password"] = {"message": "Enter the mailbox password (or app password).", "detail": ""}
     if not errors:
@@ -142,9 +148,10 @@ async def connect(request: Request, web: WebDep, caller: WebCaller, form: Checke
             inbox = await inboxes.connect_inbox(web.rt, caller, body)
         except ServiceError as exc:
             errors[form_field(exc.field)] = friendly(exc)
+            status = exc.status  # 429 when the connect attempts ran out
         else:
             return RedirectResponse(f"/settings?connected={inbox['id']}#inbox-{inbox['id']}", status_code=303)
-    return await _page(request, web, caller, form=values, errors=errors, status=422)
+    return await _page(request, web, caller, form=values, errors=errors, status=status)
 
 
 @router.post("/settings/inboxes/{inbox_id}/password", include_in_schema=False)
@@ -159,7 +166,9 @@ async def reconnect(
     except NotFound as exc:
         raise PageNotFound() from exc
     except ServiceError as exc:
-        return await _page(request, web, caller, reconnect_errors={inbox_id: friendly(exc)}, status=422)
+        return await _page(
+            request, web, caller, reconnect_errors={inbox_id: friendly(exc)}, status=exc.status
+        )
     return RedirectResponse(f"/settings?connected={inbox_id}#inbox-{inbox_id}", status_code=303)
 
 

@@ -22,6 +22,7 @@ from inboxlink.imap import (
     CommandFailed,
     ConnectionFailed,
     ImapClient,
+    NotImapServer,
     Pop3Greeting,
     ProtocolError,
     ServerBye,
@@ -95,6 +96,50 @@ async def test_greetings_that_are_not_imap(greeting: bytes, error: type[Exceptio
     async with scripted([("S", greeting)]) as port:
         with pytest.raises(error):
             await connect(port)
+
+
+NATS_INFO = b'INFO {"server_id":"NDQ3SECRET","version":"2.10.4","go":"go1.21","max_payload":1048576}\r\n'
+MARIADB_HANDSHAKE = b"J\x00\x00\x00\n11.2.2-MariaDB\x00\x05\x00\x00\x00sEcReT\x00\xfe\xff-\x02\x00\xff\x81"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        NATS_INFO,
+        MARIADB_HANDSHAKE,  # no line end: must not wait for one
+        b"HTTP/1.1 400 Bad Request\r\nServer: internal-admin\r\n\r\n",
+        b"* \x00\x01 garbage (unbalanced\r\n",  # starts like IMAP, does not parse
+        b"* 1 EXISTS\r\n",  # IMAP syntax, but not a greeting
+    ],
+)
+async def test_another_service_is_not_an_imap_server_and_is_not_quoted(answer: bytes) -> None:
+    async with scripted([("S", answer)]) as port:
+        with pytest.raises(NotImapServer) as failed:
+            await connect(port, timeout=30)  # fails at once, not after a read timeout
+    assert failed.value.server_text is None
+    shown = str(failed.value)
+    for fragment in (
+        b"server_id",
+        b"SECRET",
+        b"MariaDB",
+        b"sEcReT",
+        b"internal-admin",
+        b"garbage",
+        b"EXISTS",
+    ):
+        assert fragment.decode() not in shown
+
+
+async def test_server_words_are_cleaned_before_anyone_quotes_them() -> None:
+    hostile = b"NO [AUTHENTICATIONFAILED] bad\x1b[2J\x07 password " + b"x" * 400
+    async with scripted([GREETING, cmd(rb'LOGIN "u" "p"'), ("S", b"{tag} " + hostile + b"\r\n")]) as port:
+        client = await connect(port)
+        with pytest.raises(AuthFailed) as failed:
+            await client.login("u", "p")
+        await client.close()
+    text = failed.value.server_text or ""
+    assert text.startswith("bad [2J password x") and len(text) <= 200
+    assert not any(ord(c) < 32 for c in text)
 
 
 async def test_preauth_greeting_and_capability_command() -> None:
@@ -353,4 +398,53 @@ async def test_idle_needs_the_capability() -> None:
         client = await connect(port)
         with pytest.raises(CapabilityMissing):
             await client.idle(timeout=1)
+        await client.close()
+
+
+# ---- deleting one message -------------------------------------------------------------------------
+
+
+async def test_uid_store_and_uid_expunge_touch_one_message() -> None:
+    script: Script = [
+        ("S", b"* OK [CAPABILITY IMAP4rev1 UIDPLUS] ready\r\n"),
+        cmd(rb'SELECT "INBOX"'),
+        (
+            "S",
+            b"* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 43] n\r\n{tag} OK [READ-WRITE] done\r\n",
+        ),
+        cmd(rb"UID STORE 42 \+FLAGS\.SILENT \(\\Deleted\)"),
+        ("S", b"{tag} OK Store completed\r\n"),
+        cmd(rb"UID EXPUNGE 42"),
+        ("S", b"* 3 EXPUNGE\r\n{tag} OK Expunge completed\r\n"),
+    ]
+    async with scripted(script) as port:
+        client = await connect(port)
+        info = await client.select("INBOX")
+        assert (info.exists, info.uidnext) == (3, 43)
+        await client.uid_store("42", ["\\Deleted"])
+        assert await client.expunge("42") == [3]
+        await client.close()
+
+
+async def test_uid_expunge_needs_uidplus_and_plain_expunge_is_sent_as_such() -> None:
+    script: Script = [GREETING, cmd(rb"EXPUNGE"), ("S", b"* 2 EXPUNGE\r\n* 5 EXPUNGE\r\n{tag} OK done\r\n")]
+    async with scripted(script) as port:
+        client = await connect(port)
+        with pytest.raises(CapabilityMissing):
+            await client.expunge("42")  # refused before anything is sent
+        assert await client.expunge() == [2, 5]
+        await client.close()
+
+
+async def test_store_refused_in_a_read_only_mailbox_is_command_failed() -> None:
+    script: Script = [
+        GREETING,
+        cmd(rb"UID STORE 1 \+FLAGS\.SILENT \(\\Deleted\)"),
+        ("S", b"{tag} NO [READ-ONLY] Mailbox is read-only\r\n"),
+    ]
+    async with scripted(script) as port:
+        client = await connect(port)
+        with pytest.raises(CommandFailed) as failed:
+            await client.uid_store("1", ["\\Deleted"])
+        assert failed.value.code == "READ-ONLY"
         await client.close()

@@ -99,3 +99,33 @@ def test_xoauth2_matches_googles_documented_example() -> None:
         "YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ=="
     )
     assert base64.b64decode(got).endswith(b"\x01\x01")
+
+
+def test_uid_store_adds_flags_silently() -> None:
+    from inboxlink.imap.commands import store_flags_args
+
+    assert encode_command("A5", *store_flags_args("42", ["\\Deleted"])) == [
+        b"A5 UID STORE 42 +FLAGS.SILENT (\\Deleted)\r\n"
+    ]
+    assert encode_command("A6", *store_flags_args("1:3,7", ["\\Seen", "$Label"], mode="-")) == [
+        b"A6 UID STORE 1:3,7 -FLAGS.SILENT (\\Seen $Label)\r\n"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("uid_set", "flags"), [("1 2", ["\\Deleted"]), ("1", ["\\Deleted) (x"]), ("1", ["a\r\nA2 LOGOUT"])]
+)
+def test_uid_store_refuses_what_could_break_the_command(uid_set: str, flags: list[str]) -> None:
+    from inboxlink.imap.commands import store_flags_args
+
+    with pytest.raises(ValueError):
+        store_flags_args(uid_set, flags)
+
+
+def test_expunge_one_uid_or_all_deleted() -> None:
+    from inboxlink.imap.commands import expunge_args
+
+    assert encode_command("A7", *expunge_args("42")) == [b"A7 UID EXPUNGE 42\r\n"]
+    assert encode_command("A8", *expunge_args(None)) == [b"A8 EXPUNGE\r\n"]
+    with pytest.raises(ValueError):
+        expunge_args("1:*\r\nA9 DELETE INBOX")

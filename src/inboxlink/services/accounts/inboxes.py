@@ -1,176 +1,66 @@
-"""Connecting a mailbox: refuse POP3, log in to IMAP and SMTP before anything is stored, find the Sent
-folder, keep the password encrypted. Also reading, re-crediting and removing inboxes."""
+"""Connecting a mailbox: refuse POP3, log in to IMAP and SMTP before anything is stored, prove an
+address that is not the login, find the Sent folder, keep the password encrypted. Also reading,
+re-crediting and removing inboxes. Connect attempts are rate-limited per user: each one reaches
+out to a server the user named, so an unlimited form would be a port scanner."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
-from dataclasses import dataclass
+import math
+import time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from inboxlink import imap
-from inboxlink.domain.sent_folder import choose_sent_folder
+from inboxlink.services.accounts.address_proof import proof_needed, prove_address
+from inboxlink.services.accounts.endpoints import (
+    POP3_MESSAGE,
+    Endpoint,
+    check_not_pop3,
+    parse_endpoint,
+    pin_public_address,
+    pop3_error,
+)
+from inboxlink.services.accounts.probes import Probe, probe_imap, probe_smtp
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.errors import NotFound, ServiceError
+from inboxlink.services.errors import NotFound, ServiceError, TooManyAttempts
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import normalise_address
-from inboxlink.smtp import (
-    SmtpAuthFailed,
-    SmtpConnectionFailed,
-    SmtpError,
-    SmtpServer,
-    SmtpTlsFailed,
-    verify_login,
-)
+from inboxlink.smtp import SmtpServer
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import folder_cursors, inboxes, notifications
 
-POP3_PORTS = {110, 995}
-SECURITIES = {"tls", "starttls", "none"}
-
-POP3_MESSAGE = (
-    "POP3 is not supported. POP3 downloads mail and usually deletes it from the server, so the CRM "
-    "could never see the replies to what you send. Switch your mail client (and this form) to IMAP: "
-    "your provider lists its IMAP server next to the POP3 one (usually port 993 with SSL/TLS)."
-)
+__all__ = ["POP3_MESSAGE", "connect_inbox", "delete_inbox", "get_inbox", "list_inboxes", "update_credentials"]
 
 
-def _pop3_error(field: str) -> ServiceError:
-    return ServiceError("pop3_not_supported", POP3_MESSAGE, field=field)
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _endpoint(rt: Runtime, raw: Any, name: str) -> tuple[str, int, str]:
-    if not isinstance(raw, dict):
-        raise ServiceError(
-            "invalid_field", f"{name} must be an object with host, port and security.", field=name
+def _count_attempt(rt: Runtime, caller: Caller) -> float:
+    """Counted before any server is contacted (so a burst cannot slip in under the limit); a
+    successful attempt is given back (`take_back`), so connecting many inboxes is never limited."""
+    stamp = time.monotonic()
+    wait = rt.connect_attempts.wait_seconds(caller.user_id, stamp)
+    if wait:
+        minutes = max(1, math.ceil(wait / 60))
+        raise TooManyAttempts(
+            f"Too many attempts to connect a mailbox in the last {rt.connect_attempts.window / 60:g} "
+            f"minutes. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
         )
-    host = raw.get("host")
-    port = raw.get("port")
-    security = raw.get("security", "tls")
-    if not isinstance(host, str) or not host.strip() or any(c in host for c in " /\\\r\n@"):
-        raise ServiceError(
-            "invalid_field",
-            f"{name}.host must be a server name such as imap.example.com.",
-            field=f"{name}.host",
-        )
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise ServiceError(
-            "invalid_field", f"{name}.port must be a port number (1-65535).", field=f"{name}.port"
-        )
-    if security not in SECURITIES:
-        raise ServiceError(
-            "invalid_field", f"{name}.security must be tls, starttls or none.", field=f"{name}.security"
-        )
-    host = host.strip()
-    if security == "none" and not _is_loopback(host) and not rt.settings.allow_insecure:
-        raise ServiceError(
-            "insecure_connection",
-            f"{name}: an unencrypted connection to {host} would send your password in clear text. "
-            "Use tls or starttls (an administrator can allow plain connections with INBOXLINK_ALLOW_INSECURE).",
-            field=f"{name}.security",
-        )
-    return host, port, security
+    rt.connect_attempts.hit(caller.user_id, stamp)
+    return stamp
 
 
-def _check_not_pop3(host: str, port: int) -> None:
-    if port in POP3_PORTS:
-        raise _pop3_error("imap.port")
-    first_label = host.lower().split(".", 1)[0]
-    if first_label in {"pop", "pop3", "pop-mail"}:
-        raise _pop3_error("imap.host")
-
-
-@dataclass(frozen=True)
-class Probe:
-    sent_folder: str | None
-    # Where monitoring starts: (UIDVALIDITY, last UID already there) per followed folder.
-    starts: dict[str, tuple[int, int]]
-
-
-async def probe_imap(rt: Runtime, host: str, port: int, security: str, username: str, password: str) -> Probe:
-    """Log in, find the Sent folder and note where each followed folder stands now; raises
-    ServiceError with the contract's code on every failure."""
-    try:
-        client = await imap.ImapClient.connect(host, port, security, ssl_context=rt.ssl_context(), timeout=20)  # type: ignore[arg-type]
-    except imap.Pop3Greeting as exc:
-        raise _pop3_error("imap.port") from exc
-    except imap.TlsFailed as exc:
-        raise ServiceError(
-            "tls_failed",
-            f"The secure connection to {host}:{port} could not be verified ({exc}). Check the server name "
-            "and port, or ask your administrator whether the server's certificate is valid.",
-            field="imap.host",
-        ) from exc
-    except imap.ImapError as exc:
-        raise ServiceError(
-            "connection_failed",
-            f"Could not reach the IMAP server {host}:{port} ({exc}). Check the server name and port.",
-            field="imap.host",
-        ) from exc
-    try:
-        if "IMAP4REV1" not in client.capabilities and "IMAP4REV2" not in client.capabilities:
-            raise ServiceError(
-                "imap_capability_missing", f"{host}:{port} does not speak IMAP4rev1.", field="imap.host"
-            )
-        try:
-            await client.login(username, password)
-        except imap.AuthFailed as exc:
-            raise ServiceError(
-                "auth_failed",
-                "The IMAP server refused the user name or password"
-                + (f" ({exc.server_text})" if exc.server_text else "")
-                + ". Check them; with two-step verification you may need an app password.",
-                field="password",
-            ) from exc
-        except imap.ImapError as exc:
-            raise ServiceError("connection_failed", f"IMAP login failed: {exc}", field="imap.host") from exc
-        mailboxes = await client.list_mailboxes()
-        sent = choose_sent_folder([(m.name, m.flags) for m in mailboxes])
-        starts = {}
-        for folder in ["INBOX", *([sent] if sent else [])]:
-            info = await client.select(folder, readonly=True)
-            starts[folder] = (info.uidvalidity, (info.uidnext or 1) - 1)
-        return Probe(sent, starts)
-    except imap.ImapError as exc:
-        raise ServiceError(
-            "connection_failed", f"The IMAP server broke the connection: {exc}", field="imap.host"
-        ) from exc
-    finally:
-        await client.logout()
-        await client.close()
-
-
-async def probe_smtp(rt: Runtime, server: SmtpServer) -> None:
-    try:
-        await verify_login(server, rt.ssl_context())
-    except SmtpAuthFailed as exc:
-        raise ServiceError(
-            "smtp_auth_failed",
-            "The SMTP (outgoing mail) server refused the user name or password"
-            + (f" ({exc.server_text})" if exc.server_text else "")
-            + ". Some providers need an app password for sending.",
-            field="smtp.host",
-        ) from exc
-    except SmtpTlsFailed as exc:
-        raise ServiceError(
-            "tls_failed", f"The secure connection to the SMTP server failed: {exc}", field="smtp.host"
-        ) from exc
-    except (SmtpConnectionFailed, SmtpError) as exc:
-        raise ServiceError(
-            "connection_failed", f"Could not use the SMTP server: {exc}", field="smtp.host"
-        ) from exc
+async def _check_servers(
+    rt: Runtime, imap_at: Endpoint, smtp_at: Endpoint, email: str, username: str, password: str
+) -> Probe:
+    """Every check that talks to a server, in order; raises ServiceError on the first failure."""
+    imap_at = await pin_public_address(rt, imap_at, "imap")
+    smtp_at = await pin_public_address(rt, smtp_at, "smtp")
+    smtp = SmtpServer(smtp_at.host, smtp_at.port, smtp_at.security, username, password, smtp_at.address)  # type: ignore[arg-type]
+    probe = await probe_imap(rt, imap_at, username, password)
+    await probe_smtp(rt, smtp)
+    if proof_needed(email, username):
+        await prove_address(rt, imap_at, smtp, username, password, email)
+    return probe
 
 
 def inbox_view(row: Any) -> dict[str, object]:
@@ -194,7 +84,7 @@ def inbox_view(row: Any) -> dict[str, object]:
 async def connect_inbox(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
     protocol = str(body.get("protocol", "imap")).lower()
     if protocol == "pop3" or protocol == "pop":
-        raise _pop3_error("protocol")
+        raise pop3_error("protocol")
     if protocol != "imap":
         raise ServiceError("invalid_field", "protocol must be imap.", field="protocol")
     email = normalise_address(body.get("email"), field="email")
@@ -202,11 +92,11 @@ async def connect_inbox(rt: Runtime, caller: Caller, body: dict[str, Any]) -> di
     password = body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not password:
         raise ServiceError("invalid_field", "username and password are required.", field="password")
-    imap_host, imap_port, imap_sec = _endpoint(rt, body.get("imap"), "imap")
-    _check_not_pop3(imap_host, imap_port)
-    smtp_host, smtp_port, smtp_sec = _endpoint(rt, body.get("smtp"), "smtp")
-    probe = await probe_imap(rt, imap_host, imap_port, imap_sec, username, password)
-    await probe_smtp(rt, SmtpServer(smtp_host, smtp_port, smtp_sec, username, password))  # type: ignore[arg-type]
+    imap_at = parse_endpoint(rt, body.get("imap"), "imap")
+    check_not_pop3(imap_at)
+    smtp_at = parse_endpoint(rt, body.get("smtp"), "smtp")
+    attempt = _count_attempt(rt, caller)
+    probe = await _check_servers(rt, imap_at, smtp_at, email, username, password)
     async with rt.engine.begin() as conn:
         result = await conn.execute(
             inboxes.insert().values(
@@ -215,12 +105,12 @@ async def connect_inbox(rt: Runtime, caller: Caller, body: dict[str, Any]) -> di
                 email=email,
                 username=username,
                 secret=rt.box.encrypt(json.dumps({"password": password}).encode()),
-                imap_host=imap_host,
-                imap_port=imap_port,
-                imap_security=imap_sec,
-                smtp_host=smtp_host,
-                smtp_port=smtp_port,
-                smtp_security=smtp_sec,
+                imap_host=imap_at.host,
+                imap_port=imap_at.port,
+                imap_security=imap_at.security,
+                smtp_host=smtp_at.host,
+                smtp_port=smtp_at.port,
+                smtp_security=smtp_at.security,
                 status="connected",
                 sent_folder=probe.sent_folder,
                 created_at=now(),
@@ -229,6 +119,7 @@ async def connect_inbox(rt: Runtime, caller: Caller, body: dict[str, Any]) -> di
         inbox_id = new_id(result)
         await _start_cursors(conn, inbox_id, probe, keep_existing=False)
         row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).one()
+    rt.connect_attempts.take_back(caller.user_id, attempt)
     rt.inboxes_changed.set()
     return inbox_view(row)
 
@@ -304,8 +195,15 @@ async def update_credentials(
     username = body.get("username") or row.username
     if not isinstance(password, str) or not password or not isinstance(username, str):
         raise ServiceError("invalid_field", "password is required.", field="password")
-    probe = await probe_imap(rt, row.imap_host, row.imap_port, row.imap_security, username, password)
-    await probe_smtp(rt, SmtpServer(row.smtp_host, row.smtp_port, row.smtp_security, username, password))
+    attempt = _count_attempt(rt, caller)
+    probe = await _check_servers(
+        rt,
+        Endpoint(row.imap_host, row.imap_port, row.imap_security),
+        Endpoint(row.smtp_host, row.smtp_port, row.smtp_security),
+        row.email,
+        username,
+        password,
+    )
     async with rt.engine.begin() as conn:
         await conn.execute(
             inboxes.update()
@@ -329,6 +227,7 @@ async def update_credentials(
         )
         await _start_cursors(conn, row.id, probe, keep_existing=True)
         fresh = (await conn.execute(select(inboxes).where(inboxes.c.id == row.id))).one()
+    rt.connect_attempts.take_back(caller.user_id, attempt)
     rt.inboxes_changed.set()
     return inbox_view(fresh)
 

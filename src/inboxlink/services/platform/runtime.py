@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inboxlink.config import Settings
+from inboxlink.domain.attempts import SlidingWindow
 from inboxlink.services.platform.parse_pool import ParsePool
 from inboxlink.storage.blobs import BlobStore
 from inboxlink.storage.db import create_engine
@@ -77,6 +78,9 @@ class Runtime:
     timeline: TimelineEvents = field(default_factory=TimelineEvents)
     # Worker processes for parsing mail from outside (services.platform.mail_parsing); lazy.
     parser: ParsePool = field(default_factory=ParsePool)
+    # Mail-server connect attempts per user (services.accounts.inboxes): in memory, per process,
+    # like the sign-in throttle; the API and the web forms run in the one `serve` process.
+    connect_attempts: SlidingWindow = field(default_factory=lambda: SlidingWindow(10, 600.0))
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

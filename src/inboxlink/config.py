@@ -42,6 +42,10 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs); none by default, so a
     # client cannot pick the address the sign-in throttle sees.
     trusted_proxies: str
+    # BCC listener: check DKIM/SPF of the mail it receives ("auto": when not bound to loopback).
+    bcc_verify: str = "auto"
+    # DNS servers for those checks, ((host, port), ...); empty → the system's resolver.
+    dns_servers: tuple[tuple[str, int], ...] = ()
 
     @property
     def attachments_dir(self) -> Path:
@@ -50,6 +54,25 @@ class Settings:
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dns_servers(value: str) -> tuple[tuple[str, int], ...]:
+    servers = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        if item.count(":") > 1 and not item.startswith("["):
+            item = f"[{item}]"  # a bare IPv6 address
+        if item.endswith("]") or ":" not in item:
+            item += ":53"  # no port given: DNS's own
+        servers.append(_host_port("DNS_SERVERS", item))
+    return tuple(servers)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value.strip().lower() not in allowed:
+        raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value.strip().lower()
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -95,4 +118,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         disconnect_after=number("DISCONNECT_AFTER", str(30 * 60)),
         send_retry_limit=int(number("SEND_RETRY_LIMIT", "5")),
         trusted_proxies=get("TRUSTED_PROXIES", "").strip(),
+        bcc_verify=_choice("BCC_VERIFY", get("BCC_VERIFY", "auto"), ("auto", "on", "off")),
+        dns_servers=_dns_servers(get("DNS_SERVERS", "")),
     )

@@ -50,6 +50,9 @@ class NewEmail:
     extra_contact_ids: Sequence[int] = field(default=())
     # Whether replies to this email's Message-ID are logged (false for forwarded originals).
     track: bool = True
+    # DKIM/SPF verdict on BCC-logged mail (None: not checked) and its reason.
+    sender_verified: bool | None = None
+    sender_verification: str | None = None
 
 
 def _addr_json(people: Sequence[Address]) -> list[dict[str, str]]:
@@ -121,6 +124,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             sent_at=new.sent_at.astimezone(UTC) if new.sent_at else None,
             source=new.source,
             created_at=stamp,
+            sender_verified=new.sender_verified,
+            sender_verification=(new.sender_verification or "")[:300] or None,
         )
     )
     email_id = new_id(result)
@@ -216,6 +221,8 @@ async def email_views(
             "sent_folder_copy": r.sent_folder_copy,
             "source": r.source,
             "problems": r.problems,
+            "sender_verified": r.sender_verified,
+            "sender_verification": r.sender_verification,
         }
         for r in rows
     }

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -44,7 +45,13 @@ from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_e
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
 from inboxlink.services.mail.replies import keep_original, own_addresses, parent_facts
-from inboxlink.services.mail.sender_auth import Scope, SmtpOrigin, verify_original, verify_sender
+from inboxlink.services.mail.sender_auth import (
+    CHECK_SECONDS,
+    Scope,
+    SmtpOrigin,
+    verify_original,
+    verify_sender,
+)
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes, tracked_ids, users
 
@@ -233,12 +240,14 @@ async def _forwarded_originals(
     inbox_id = user.inboxes.get((outer.sender.email if outer.sender else "").lower())
     items: list[_Item] = []
     attached = [a for a in outer.attachments if a.content_type in _RFC822 and a.data]
+    deadline = time.monotonic() + CHECK_SECONDS  # for all of them together
     for part in attached[:_MAX_ATTACHED_ORIGINALS]:
         inner = parse_message(part.data, max_attachment_bytes=rt.settings.max_attachment_bytes)
         if inner.sender is None:
             continue
         key = inner.message_id or _raw_key(part.data)
-        verdict = await verify_original(rt, part.data, inner.sender.email, origin)
+        left = deadline - time.monotonic()
+        verdict = await verify_original(rt, part.data, inner.sender.email, origin, left)
         items.append(_original(user, inner, key, inbox_id, ours, verdict))
     if items:
         return items

@@ -55,6 +55,10 @@ class Settings:
     allow_private_hosts: bool = True
     # Seconds to wait for the address check's test message to arrive (an address ≠ the login).
     address_check_timeout: float = 30.0
+    # BCC listener: check DKIM/SPF of the mail it receives ("auto": when not bound to loopback).
+    bcc_verify: str = "auto"
+    # DNS servers for those checks, ((host, port), ...); empty → the system's resolver.
+    dns_servers: tuple[tuple[str, int], ...] = ()
 
     @property
     def attachments_dir(self) -> Path:
@@ -63,6 +67,25 @@ class Settings:
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dns_servers(value: str) -> tuple[tuple[str, int], ...]:
+    servers = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        if item.count(":") > 1 and not item.startswith("["):
+            item = f"[{item}]"  # a bare IPv6 address
+        if item.endswith("]") or ":" not in item:
+            item += ":53"  # no port given: DNS's own
+        servers.append(_host_port("DNS_SERVERS", item))
+    return tuple(servers)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value.strip().lower() not in allowed:
+        raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value.strip().lower()
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -119,4 +142,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         public_url=public_url,
         allow_private_hosts=_flag(get("ALLOW_PRIVATE_HOSTS", str(is_loopback_host(public_host)))),
         address_check_timeout=number("ADDRESS_CHECK_TIMEOUT", "30"),
+        bcc_verify=_choice("BCC_VERIFY", get("BCC_VERIFY", "auto"), ("auto", "on", "off")),
+        dns_servers=_dns_servers(get("DNS_SERVERS", "")),
     )

@@ -143,6 +143,9 @@ emails = Table(
     Column("sent_folder_copy", String(500)),
     Column("source", String(16), nullable=False),
     Column("created_at", Stamp, nullable=False),
+    # BCC-logged mail: did DKIM/SPF prove the From domain sent it (null: not checked), and why.
+    Column("sender_verified", Boolean),
+    Column("sender_verification", String(300)),
     UniqueConstraint("team_id", "dedupe_key", name="uq_emails_team_dedupe"),
 )
 

@@ -53,6 +53,9 @@ class NewEmail:
     extra_contact_ids: Sequence[int] = field(default=())
     # Whether replies to this email's Message-ID are logged (false for forwarded originals).
     track: bool = True
+    # DKIM/SPF verdict on BCC-logged mail (None: not checked) and its reason.
+    sender_verified: bool | None = None
+    sender_verification: str | None = None
     # Filled by `prepare_email` (off the loop, before the transaction writes): the sealed bodies and
     # the blob name of every attachment (None: bytes not kept).
     prepared: Prepared | None = None
@@ -182,6 +185,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             sent_at=new.sent_at.astimezone(UTC) if new.sent_at else None,
             source=new.source,
             created_at=stamp,
+            sender_verified=new.sender_verified,
+            sender_verification=(new.sender_verification or "")[:300] or None,
         )
     )
     email_id = new_id(result)
@@ -281,6 +286,8 @@ async def email_views(
             # Something was cut or left out (mime.parse caps, the time budget); the original is
             # attached when it fitted under the attachment limit.
             "truncated": any(str(p).startswith(TRUNCATED) for p in r.problems or ()),
+            "sender_verified": r.sender_verified,
+            "sender_verification": r.sender_verification,
         }
         for r in rows
     }

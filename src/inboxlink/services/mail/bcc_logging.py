@@ -11,7 +11,10 @@ emails they forwarded to that address.
 
 Only mail *from* the user is logged: the From address (the envelope sender when there is none) must
 be the user's login address or one of their inboxes. The token is what authenticates; the From check
-keeps a leaked address or a mailbox-wide forwarding rule from filing other people's mail.
+keeps a leaked address or a mailbox-wide forwarding rule from filing other people's mail. It reads
+the header block alone, before the body is parsed, and refuses two From fields or a From with two
+addresses. DKIM/SPF (`sender_auth`) then say whether the From domain's mail system really sent it:
+the verdict is stored on each email (`sender_verified`), never a reason to lose the message.
 
 Exactly-once: the dedupe key (Message-ID, else a hash) is unique per team and the same the monitor
 uses, so mail seen both in Sent and via Bcc, or re-delivered by an MTA, is stored once.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -32,14 +36,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.matching import candidate_ids, find_match
 from inboxlink.domain.models import Address, Attachment, HeaderSummary, ParsedMessage
+from inboxlink.domain.sender_auth import INLINE_FORWARD, NOT_CHECKED, Verdict, from_refusal
 from inboxlink.domain.threads import Direction, decide_thread
 from inboxlink.domain.tracking import TEAM, inbox_scope, user_scope
+from inboxlink.mime.authors import HeaderBlockTooLarge, from_fields
 from inboxlink.mime.forwarded import parse_forwarded
 from inboxlink.services.crm.timeline import NewEmail, existing_email_id, prepare_email, store_email
 
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
 from inboxlink.services.mail.replies import keep_original, lookup_tracked, own_addresses, parent_facts
+from inboxlink.services.mail.sender_auth import (
+    CHECK_SECONDS,
+    Scope,
+    SmtpOrigin,
+    verify_original,
+    verify_sender,
+)
 from inboxlink.services.platform.mail_parsing import parse_untrusted
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes, users
@@ -57,8 +70,11 @@ _TRACE = re.compile(
 )
 
 
+_UNCHECKED = SmtpOrigin("", "", "", Scope(sender=False, originals=False))
+
+
 class BccRejected(Exception):
-    """Mail that must be refused. `code`: "unknown_address" | "foreign_sender"."""
+    """Mail that must be refused. `code`: "unknown_address" | "foreign_sender" | "bad_from"."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -115,20 +131,43 @@ def _raw_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(_TRACE.sub(b"", raw.replace(b"\r\n", b"\n"))).hexdigest()
 
 
-async def log_bcc_message(rt: Runtime, bcc_token: str, raw: bytes, envelope_from: str) -> BccResult:
-    """Log one message received on `bcc_token`'s address. Raises `BccRejected` for mail to refuse."""
-    user = await bcc_user(rt, bcc_token)
-    if user is None:
-        raise BccRejected("unknown_address", "No such BCC logging address")
-    parsed = await parse_untrusted(rt, raw)  # in a worker process, within the time budget
-    from_address = (parsed.sender.email if parsed.sender else "") or envelope_from.strip(" <>")
+def _author(user: BccUser, raw: bytes, envelope_from: str) -> str:
+    """The From address, from the header block only (the body is not read yet); BccRejected unless it
+    is exactly one address of the user's."""
+    try:
+        fields = from_fields(raw)
+    except HeaderBlockTooLarge as exc:
+        raise BccRejected("bad_from", f"Refused: {exc}") from exc
+    problem = from_refusal(fields)
+    if problem:
+        raise BccRejected("bad_from", problem)
+    from_address = fields[0][0] if fields else envelope_from.strip(" <>")
+    _check_owner(user, from_address)
+    return from_address
+
+
+def _check_owner(user: BccUser, from_address: str) -> None:
     if not user.owns(from_address):
         raise BccRejected(
             "foreign_sender",
             f"From <{from_address}> is not one of your connected addresses; "
             "inboxlink does not log mail on someone else's behalf",
         )
+
+
+async def log_bcc_message(
+    rt: Runtime, bcc_token: str, raw: bytes, envelope_from: str, *, origin: SmtpOrigin = _UNCHECKED
+) -> BccResult:
+    """Log one message received on `bcc_token`'s address. Raises `BccRejected` for mail to refuse."""
+    user = await bcc_user(rt, bcc_token)
+    if user is None:
+        raise BccRejected("unknown_address", "No such BCC logging address")
+    from_address = _author(user, raw, envelope_from)
+    parsed = await parse_untrusted(rt, raw)  # in a worker process, within the time budget
+    if parsed.sender is not None:
+        _check_owner(user, parsed.sender.email)  # the full parse must read the From checked above
     parsed = replace(parsed, sender=parsed.sender or Address(from_address))
+    verdict = await verify_sender(rt, raw, from_address, origin)
     async with rt.engine.connect() as conn:
         own = await own_addresses(conn, user.team_id)
     logging_domain = "@" + rt.settings.bcc_domain.lower()
@@ -146,9 +185,9 @@ async def log_bcc_message(rt: Runtime, bcc_token: str, raw: bytes, envelope_from
             files = (*files, Attachment("original-message.eml", "message/rfc822", raw))
         key = parsed.message_id or _raw_key(raw)
         inbox_id = user.inboxes.get(from_address.lower())
-        items.append(_item(user, parsed, key, inbox_id, "outbound", recipients, audience, files))
+        items.append(_item(user, parsed, key, inbox_id, "outbound", recipients, audience, files, verdict))
     if not recipients or any(a.endswith(logging_domain) for a in visible):
-        items.extend(await _forwarded_originals(rt, user, parsed, ours))
+        items.extend(await _forwarded_originals(rt, user, parsed, ours, origin))
     if not items:
         return BccResult(note="nothing to log: no recipient outside your own addresses, no forwarded email")
     return await _write(rt, user, items)
@@ -163,6 +202,7 @@ def _item(
     contacts: list[Address],
     audience: frozenset[str],
     attachments: tuple[Attachment, ...] | None = None,
+    verdict: Verdict = NOT_CHECKED,
 ) -> _Item:
     assert parsed.sender is not None
     new = NewEmail(
@@ -187,22 +227,30 @@ def _item(
         references=parsed.references,
         problems=parsed.problems,
         contact_addresses=contacts,
+        sender_verified=verdict.verified,
+        sender_verification=verdict.reason,
     )
     parents = HeaderSummary(parsed.message_id, parsed.in_reply_to, parsed.references)
     return _Item(new, parents, audience)
 
 
-async def _forwarded_originals(rt: Runtime, user: BccUser, outer: ParsedMessage, ours: _Ours) -> list[_Item]:
-    """The originals inside a forward: every attached message, else the first inline forward block."""
+async def _forwarded_originals(
+    rt: Runtime, user: BccUser, outer: ParsedMessage, ours: _Ours, origin: SmtpOrigin
+) -> list[_Item]:
+    """The originals inside a forward: every attached message, else the first inline forward block.
+    Each is marked by its own DKIM signature: the forward's hop says nothing about what it carries."""
     inbox_id = user.inboxes.get((outer.sender.email if outer.sender else "").lower())
     items: list[_Item] = []
     attached = [a for a in outer.attachments if a.content_type in _RFC822 and a.data]
+    deadline = time.monotonic() + CHECK_SECONDS  # for all of them together
     for part in attached[:_MAX_ATTACHED_ORIGINALS]:
         inner = await parse_untrusted(rt, part.data)
         if inner.sender is None:
             continue
         key = inner.message_id or _raw_key(part.data)
-        items.append(_original(user, inner, key, inbox_id, ours))
+        left = deadline - time.monotonic()
+        verdict = await verify_original(rt, part.data, inner.sender.email, origin, left)
+        items.append(_original(user, inner, key, inbox_id, ours, verdict))
     if items:
         return items
     found = parse_forwarded(outer.text)
@@ -228,19 +276,22 @@ async def _forwarded_originals(rt: Runtime, user: BccUser, outer: ParsedMessage,
     )
     digest = "\0".join((found.sender.email.lower(), found.subject, found.date_text, found.text.strip()))
     key = "fwd:" + hashlib.sha256(digest.encode("utf-8", "surrogatepass")).hexdigest()
-    return [_original(user, inner, key, inbox_id, ours)]
+    inline = INLINE_FORWARD if origin.scope.originals else NOT_CHECKED
+    return [_original(user, inner, key, inbox_id, ours, inline)]
 
 
-def _original(user: BccUser, inner: ParsedMessage, key: str, inbox_id: int | None, ours: _Ours) -> _Item:
+def _original(
+    user: BccUser, inner: ParsedMessage, key: str, inbox_id: int | None, ours: _Ours, verdict: Verdict
+) -> _Item:
     assert inner.sender is not None
     people = frozenset(p.email.lower() for p in (*inner.to, *inner.cc))
     if ours(inner.sender.email):
         # A forward of the user's (or a teammate's) own mail is their outbound mail to its recipients.
         contacts = [p for p in (*inner.to, *inner.cc) if not ours(p.email)]
-        item = _item(user, inner, key, inbox_id, "outbound", contacts, people)
+        item = _item(user, inner, key, inbox_id, "outbound", contacts, people, verdict=verdict)
     else:
         people |= {inner.sender.email.lower()}
-        item = _item(user, inner, key, inbox_id, "inbound", [inner.sender], people)
+        item = _item(user, inner, key, inbox_id, "inbound", [inner.sender], people, verdict=verdict)
     item.forwarded = True
     # Not tracked: a forwarded original's Message-ID is whatever the forwarder put there, and
     # tracking it team-wide would let one user make another user's private replies get logged.

@@ -2,7 +2,14 @@ import re
 
 import pytest
 
-from inboxlink.domain.message_ids import MAX_ID_LENGTH, new_message_id, normalise, parse_id_list
+from inboxlink.domain.message_ids import (
+    MAX_ID_LENGTH,
+    REFERENCES_TAIL,
+    new_message_id,
+    normalise,
+    parse_id_list,
+    trim_references,
+)
 
 
 @pytest.mark.parametrize(
@@ -108,3 +115,30 @@ def test_new_message_id_domain_handling() -> None:
 def test_new_message_id_rejects_bad_domains(domain: str) -> None:
     with pytest.raises(ValueError):
         new_message_id(domain)
+
+
+def _ids(n: int) -> tuple[str, ...]:
+    return tuple(f"{i}@x.example" for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("chain", "kept"),
+    [
+        ((), ()),
+        (_ids(1), _ids(1)),
+        (_ids(21), _ids(21)),  # the first and 20 newest: nothing to drop yet
+        (_ids(22), (_ids(22)[0], *_ids(22)[2:])),
+        (_ids(10_000), (_ids(10_000)[0], *_ids(10_000)[-20:])),
+    ],
+)
+def test_trim_references_keeps_the_root_and_the_newest(chain: tuple[str, ...], kept: tuple[str, ...]) -> None:
+    assert trim_references(chain) == kept
+    assert len(trim_references(chain)) <= REFERENCES_TAIL + 1
+
+
+def test_trim_references_keeps_the_last_id_last() -> None:
+    chain = (*_ids(500), "parent@client.example", "ours@crm.example")
+    trimmed = trim_references(chain)
+    assert trimmed[-2:] == ("parent@client.example", "ours@crm.example")
+    assert trimmed[0] == "0@x.example"
+    assert trim_references(chain, tail=3) == ("0@x.example", "499@x.example", *chain[-2:])

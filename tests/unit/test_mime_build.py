@@ -102,13 +102,53 @@ def test_reply_threading_headers_include_our_own_id() -> None:
 
 
 def test_references_deduplicated_and_long_chains_fold_without_encoding() -> None:
-    chain = tuple(f"{i}.{'x' * 60}@mail.example.org" for i in range(40))
+    chain = tuple(f"{i}.{'x' * 60}@mail.example.org" for i in range(12))
     msg = replace(BASE, in_reply_to=chain[-1], references=(*chain, chain[0]))
     raw = build_message(msg)
     assert b"=?" not in raw.split(b"\r\n\r\n", 1)[0]
     refs = scan_headers(raw).references
-    assert refs == (*chain[1:39], chain[0], chain[39], OWN_ID)  # each id once, at its newest position
+    assert refs == (*chain[1:11], chain[0], chain[11], OWN_ID)  # each id once, at its newest position
     assert re.search(r"References: <[^>]+>\r\n <", head(raw))
+
+
+def test_a_huge_references_chain_keeps_the_root_and_the_newest_ids() -> None:
+    # A hostile thread of 10,000 ids made a 550 KB header; Postfix refuses headers over 100 KB.
+    chain = tuple(f"{i}.{'y' * 40}@hostile.example" for i in range(10_000))
+    raw = build_message(replace(BASE, in_reply_to="parent@hostile.example", references=chain))
+    refs = scan_headers(raw).references
+    assert refs == (chain[0], *chain[-18:], "parent@hostile.example", OWN_ID)  # the first + 20 newest
+    assert len(raw.split(b"\r\n\r\n", 1)[0]) < 3_000
+
+
+def test_a_parent_id_with_non_ascii_characters_is_left_out_not_fatal() -> None:
+    # RFC 6532 allows UTF-8 in a Message-ID; our 7-bit header block cannot carry it, and RFC 2047
+    # forbids encoded-words in a msg-id: the reply goes out with the ids it can name.
+    msg = replace(BASE, in_reply_to="réponse-1@client.example", references=("root@us.example", "ünï@x.example"))
+    raw = build_message(msg)
+    summary = scan_headers(raw)
+    assert summary.in_reply_to == ()
+    assert summary.references == ("root@us.example", OWN_ID)
+    assert "In-Reply-To" not in head(raw)  # ASCII-only: head() decodes as ascii
+
+
+@pytest.mark.parametrize(
+    ("declared", "sent_as"),
+    [
+        ("application/pdf", "application/pdf"),
+        ("Text/Plain", "text/plain"),
+        ("multipart/mixed", "application/octet-stream"),  # would need a boundary
+        ("message/rfc822", "application/octet-stream"),  # base64 is not allowed there
+        ("te;xt/plain", "application/octet-stream"),
+        ('text/"plain"', "application/octet-stream"),
+        ("text/plain; charset=utf-8", "application/octet-stream"),
+    ],
+)
+def test_attachment_types_are_plain_token_pairs(declared: str, sent_as: str) -> None:
+    raw = build_message(replace(BASE, attachments=(Attachment("f.bin", declared, b"\x00data"),)))
+    part = next(iter(std(raw).iter_attachments()))
+    assert part.get_content_type() == sent_as
+    assert part.get_payload(decode=True) == b"\x00data"
+    assert part["Content-Type"].split(";")[0] == sent_as
 
 
 def test_display_names_are_encoded_words_and_round_trip() -> None:

@@ -9,6 +9,7 @@ from inboxlink.api import errors
 from inboxlink.api.limits import BodyLimit
 from inboxlink.api.routes import router
 from inboxlink.services.platform.runtime import Runtime
+from inboxlink.web.frame_options import FrameOptions
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -21,4 +22,5 @@ def create_app(rt: Runtime) -> FastAPI:
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.
     app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)
+    app.add_middleware(FrameOptions)  # outermost: the BodyLimit's own 413 gets it too
     return app

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Sequence
 
-__all__ = ["MAX_ID_LENGTH", "new_message_id", "normalise", "parse_id_list"]
+__all__ = ["MAX_ID_LENGTH", "REFERENCES_TAIL", "new_message_id", "normalise", "parse_id_list", "trim_references"]
 
 # RFC 5322 caps a line at 998 octets; anything longer is not a real id and would bloat the index.
 MAX_ID_LENGTH = 995
@@ -134,3 +135,21 @@ def new_message_id(domain: str) -> str:
     if not domain or _DOMAIN_INVALID.search(domain):
         raise ValueError(f"invalid domain for Message-ID: {domain!r}")
     return f"{time.time_ns() // 1_000_000}.{secrets.token_urlsafe(18)}@{domain.lower()}"
+
+
+# How many of the newest References ids a message we write keeps, besides the first one.
+REFERENCES_TAIL = 20
+
+
+def trim_references(ids: Sequence[str], tail: int = REFERENCES_TAIL) -> tuple[str, ...]:
+    """A References chain bounded to the first id and the newest `tail` ids, in their order.
+
+    RFC 5322 §3.6.4 builds References by appending, so a hostile thread can make it any length
+    (10,000 ids made a 550 KB header; Postfix refuses headers over 100 KB). Trimming follows the
+    practice of news and mail clients (RFC 5537 §3.4.4): the first id names the thread's root, the
+    last ones its newest messages, with the parent and our own id at the very end; threading
+    needs nothing in between.
+    """
+    if len(ids) <= tail + 1:
+        return tuple(ids)
+    return (ids[0], *ids[len(ids) - tail :])

@@ -5,8 +5,11 @@ here by hand, because the stdlib folder turns long `References` lines into encod
 threading in every client) and encodes IDN domains in addresses as encoded-words too.
 
 Threading headers: `Message-ID: <ours>`, `In-Reply-To: <parent>` when replying, and `References`
-= the parent's references + the parent + OUR OWN id. Our id in References lets a reply still match when
-a provider rewrites the Message-ID (Amazon SES, some Exchange setups).
+= the parent's references + the parent + OUR OWN id, trimmed to the first and the newest 20
+(`domain.message_ids.trim_references`). Our id in References lets a reply still match when a provider
+rewrites the Message-ID (Amazon SES, some Exchange setups). Ids with non-ASCII characters (RFC 6532)
+are left out of In-Reply-To/References: this header block is 7-bit (we do not send SMTPUTF8), and
+RFC 2047 forbids encoded-words in a msg-id, so no form of such an id could be written.
 
 Bcc recipients are never written: they are given to SMTP as envelope recipients only.
 """
@@ -20,7 +23,8 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-from inboxlink.domain.message_ids import normalise
+from inboxlink.domain.content_types import attachment_type
+from inboxlink.domain.message_ids import normalise, trim_references
 from inboxlink.domain.models import Address, Attachment, OutgoingMessage
 
 __all__ = ["build_message"]
@@ -98,14 +102,18 @@ _MAC = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 def _threading_fields(msg: OutgoingMessage, own_id: str) -> str:
     lines = [f"Message-ID: <{own_id}>{_CRLF}"]
+    # A parent's id we cannot write in 7 bits is dropped rather than failing the reply: our own id
+    # (always ASCII) still ends References, which is what matches the answer to this email.
     parent = _message_id(msg.in_reply_to, "in_reply_to") if msg.in_reply_to else None
-    chain = [_message_id(ref, "reference") for ref in msg.references]
+    parent = parent if parent is not None and parent.isascii() else None
+    chain = [ref for ref in (_message_id(raw, "reference") for raw in msg.references) if ref.isascii()]
     if parent is not None:
         lines.append(f"In-Reply-To: <{parent}>{_CRLF}")
         chain.append(parent)
     chain.append(own_id)
     ordered = list(dict.fromkeys(reversed(chain)))[::-1]  # dedupe, keeping each id's last position
-    lines.append("References: " + f"{_CRLF} ".join(f"<{ref}>" for ref in ordered) + _CRLF)
+    refs = trim_references(ordered)
+    lines.append("References: " + f"{_CRLF} ".join(f"<{ref}>" for ref in refs) + _CRLF)
     return "".join(lines)
 
 
@@ -125,14 +133,13 @@ def _body(msg: OutgoingMessage) -> EmailMessage:
 
 def _attach(body: EmailMessage, attachment: Attachment) -> None:
     filename = _check(attachment.filename, "attachment filename")
-    maintype, _, subtype = _check(attachment.content_type, "attachment content type").partition("/")
-    if not maintype.strip() or not subtype.strip() or any(ch in _ADDRESS_SPECIALS for ch in subtype):
-        maintype, subtype = "application", "octet-stream"
+    # Only a plain type/subtype token pair, never multipart/* or message/* (a base64 leaf part
+    # cannot be either): anything else goes out as application/octet-stream.
+    declared = _check(attachment.content_type, "attachment content type")
+    maintype, _, subtype = attachment_type(declared).partition("/")
     # Bytes are always base64-encoded, so attachments come back byte-exact. Non-ASCII filenames
     # become RFC 2231 `filename*=utf-8''...`.
-    body.add_attachment(
-        attachment.data, maintype=maintype.strip().lower(), subtype=subtype.strip().lower(), filename=filename
-    )
+    body.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=filename)
 
 
 def own_id_field(own_id: str, mac: str | None) -> str:

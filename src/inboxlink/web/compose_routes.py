@@ -15,9 +15,19 @@ from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm import records
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.mail import compose
+from inboxlink.services.validation import DbInt
 from inboxlink.web import format as fmt
 from inboxlink.web.contact_routes import _contact, reply_context, sending_context, timeline_context
-from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, is_fetch, text
+from inboxlink.web.deps import (
+    CheckedForm,
+    PageNotFound,
+    WebCaller,
+    WebDep,
+    WebState,
+    form_int,
+    is_fetch,
+    text,
+)
 
 router = APIRouter()
 
@@ -80,7 +90,7 @@ def status_view(email: dict[str, Any]) -> dict[str, object]:
 
 @router.post("/contacts/{contact_id}/send", include_in_schema=False)
 async def send(
-    request: Request, web: WebDep, caller: WebCaller, contact_id: int, form: CheckedForm
+    request: Request, web: WebDep, caller: WebCaller, contact_id: DbInt, form: CheckedForm
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
     values = {k: text(form, k) for k in ("to", "cc", "subject", "in_reply_to_email_id")}
@@ -89,7 +99,7 @@ async def send(
     parent_id = values["in_reply_to_email_id"]
     try:
         body = {
-            "inbox_id": int(inbox_id) if inbox_id.isdigit() else None,
+            "inbox_id": form_int(inbox_id),
             "to": _recipients(values["to"], "to"),
             "cc": _recipients(values["cc"], "cc"),
             "subject": values["subject"],
@@ -97,7 +107,7 @@ async def send(
             "attachments": await _files(form, web.rt.settings.max_send_bytes),
             "contact_id": contact_id,
             # A reply (the timeline's Reply action): threaded under that email, In-Reply-To set.
-            "in_reply_to_email_id": int(parent_id) if parent_id.isdigit() else None,
+            "in_reply_to_email_id": form_int(parent_id),
         }
         if not body["to"]:
             raise ComposeError("to", "Add at least one recipient.")
@@ -124,7 +134,7 @@ async def _compose_again(
 ) -> Response:
     """Without JavaScript: the record again, with what was typed and the error at its field."""
     parent_id = values.get("in_reply_to_email_id", "")
-    replying = await reply_context(web, caller, contact, int(parent_id) if parent_id.isdigit() else None)
+    replying = await reply_context(web, caller, contact, form_int(parent_id))
     if replying is None:
         values["in_reply_to_email_id"] = ""
     return await web.pages.render(
@@ -146,7 +156,7 @@ async def _compose_again(
 
 
 @router.get("/emails/{email_id}/status", include_in_schema=False)
-async def email_status(web: WebDep, caller: WebCaller, email_id: int) -> Response:
+async def email_status(web: WebDep, caller: WebCaller, email_id: DbInt) -> Response:
     try:
         email = await records.get_email(web.rt, caller, email_id)
     except NotFound as exc:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
+from annotated_types import Interval
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -12,6 +13,7 @@ from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm import contacts, records
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
+from inboxlink.services.validation import MAX_DB_INT, MIN_DB_INT, DbInt
 from inboxlink.web import format as fmt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
@@ -20,11 +22,13 @@ router = APIRouter()
 PAGE_SIZE = 25
 TIMELINE_PAGE = 25  # emails per page of a contact's record (each may carry up to 2 MB of HTML)
 FILES_SHOWN = 50  # attachments listed beside it; the older ones stay on their emails
+# A page whose offset the database can hold (SQLite raises OverflowError past 2^63 - 1).
+PageNumber = Annotated[int, Interval(ge=MIN_DB_INT, le=MAX_DB_INT // PAGE_SIZE)]
 
 
 @router.get("/contacts", include_in_schema=False)
 async def contact_list(
-    request: Request, web: WebDep, caller: WebCaller, q: str = "", page: int = 1
+    request: Request, web: WebDep, caller: WebCaller, q: str = "", page: PageNumber = 1
 ) -> Response:
     return await _list_page(request, web, caller, q=q, page=page)
 
@@ -148,7 +152,7 @@ async def reply_context(
     web: WebState, caller: Caller, contact: dict[str, Any], email_id: int | None
 ) -> dict[str, Any] | None:
     """The email being answered as the composer shows it; None when it is unknown or not on this record."""
-    if email_id is None:
+    if email_id is None or not MIN_DB_INT <= email_id <= MAX_DB_INT:
         return None
     try:
         email = await records.get_email(web.rt, caller, email_id)
@@ -165,9 +169,9 @@ async def contact_record(
     request: Request,
     web: WebDep,
     caller: WebCaller,
-    contact_id: int,
-    sent: int | None = None,
-    reply: int | None = None,
+    contact_id: DbInt,
+    sent: DbInt | None = None,
+    reply: DbInt | None = None,
     compose: bool = False,
     before: str | None = None,
 ) -> Response:
@@ -207,7 +211,7 @@ async def contact_record(
 
 @router.get("/contacts/{contact_id}/timeline", include_in_schema=False)
 async def contact_timeline(
-    request: Request, web: WebDep, caller: WebCaller, contact_id: int, before: str | None = None
+    request: Request, web: WebDep, caller: WebCaller, contact_id: DbInt, before: str | None = None
 ) -> Response:
     """The live parts of the record, re-fetched by app.js when an event arrives."""
     await _contact(web, caller, contact_id)
@@ -216,7 +220,7 @@ async def contact_timeline(
 
 
 @router.get("/attachments/{attachment_id}", include_in_schema=False)
-async def download(web: WebDep, caller: WebCaller, attachment_id: int) -> Response:
+async def download(web: WebDep, caller: WebCaller, attachment_id: DbInt) -> Response:
     try:
         filename, content_type, data = await records.attachment_bytes(web.rt, caller, attachment_id)
     except NotFound as exc:

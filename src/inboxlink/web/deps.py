@@ -93,6 +93,12 @@ def text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def form_int(value: str) -> int | None:
+    """A number typed into a form: ASCII digits only ("²".isdigit() is true, int("²") raises).
+    Its range is the service's to check (ids must fit the database's 64 bits)."""
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def safe_next(value: str | None) -> str:
     """Only a local path: never send a freshly signed-in user to another site."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:

@@ -12,7 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from inboxlink.services.accounts import inboxes, users
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
+from inboxlink.services.validation import DbInt
+from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, form_int, text
 from inboxlink.web.render import disconnected_inboxes
 
 router = APIRouter()
@@ -73,8 +74,9 @@ def form_field(service_field: str | None) -> str:
 
 
 def _port(raw: str, field: str, errors: dict[str, dict[str, str]]) -> int:
-    if raw.isdigit() and 0 < int(raw) < 65536:
-        return int(raw)
+    port = form_int(raw[:6])
+    if port is not None and 0 < port < 65536:
+        return port
     errors[field] = {
         "message": "Enter a port number, such as 993 for IMAP or 465/587 for SMTP.",
         "detail": "",
@@ -156,7 +158,7 @@ async def connect(request: Request, web: WebDep, caller: WebCaller, form: Checke
 
 @router.post("/settings/inboxes/{inbox_id}/password", include_in_schema=False)
 async def reconnect(
-    request: Request, web: WebDep, caller: WebCaller, inbox_id: int, form: CheckedForm
+    request: Request, web: WebDep, caller: WebCaller, inbox_id: DbInt, form: CheckedForm
 ) -> Response:
     password = form.get("password")
     try:
@@ -173,7 +175,7 @@ async def reconnect(
 
 
 @router.get("/settings/inboxes/{inbox_id}/remove", include_in_schema=False)
-async def confirm_remove(request: Request, web: WebDep, caller: WebCaller, inbox_id: int) -> Response:
+async def confirm_remove(request: Request, web: WebDep, caller: WebCaller, inbox_id: DbInt) -> Response:
     """The confirmation step: what removing means, and a form (no JavaScript needed) to do it."""
     own = [
         i
@@ -186,7 +188,7 @@ async def confirm_remove(request: Request, web: WebDep, caller: WebCaller, inbox
 
 
 @router.post("/settings/inboxes/{inbox_id}/remove", include_in_schema=False)
-async def remove(web: WebDep, caller: WebCaller, inbox_id: int, _: CheckedForm) -> Response:
+async def remove(web: WebDep, caller: WebCaller, inbox_id: DbInt, _: CheckedForm) -> Response:
     try:
         await inboxes.delete_inbox(web.rt, caller, inbox_id)
     except NotFound as exc:

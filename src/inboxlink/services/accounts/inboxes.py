@@ -26,7 +26,7 @@ from inboxlink.services.accounts.probes import Probe, probe_imap, probe_smtp
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError, TooManyAttempts
 from inboxlink.services.platform.runtime import Runtime, iso, now
-from inboxlink.services.validation import normalise_address
+from inboxlink.services.validation import normalise_address, valid_unicode
 from inboxlink.smtp import SmtpServer
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import folder_cursors, inboxes, notifications
@@ -92,6 +92,8 @@ async def connect_inbox(rt: Runtime, caller: Caller, body: dict[str, Any]) -> di
     password = body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not password:
         raise ServiceError("invalid_field", "username and password are required.", field="password")
+    valid_unicode(username, field="username")
+    valid_unicode(password, field="password")
     imap_at = parse_endpoint(rt, body.get("imap"), "imap")
     check_not_pop3(imap_at)
     smtp_at = parse_endpoint(rt, body.get("smtp"), "smtp")
@@ -195,6 +197,8 @@ async def update_credentials(
     username = body.get("username") or row.username
     if not isinstance(password, str) or not password or not isinstance(username, str):
         raise ServiceError("invalid_field", "password is required.", field="password")
+    valid_unicode(username, field="username")
+    valid_unicode(password, field="password")
     attempt = _count_attempt(rt, caller)
     probe = await _check_servers(
         rt,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.services.errors import Conflict, NotFound, ServiceError, Unauthorized
 from inboxlink.services.platform.runtime import Runtime, now
-from inboxlink.services.validation import normalise_address
+from inboxlink.services.validation import has_surrogates, normalise_address, valid_unicode
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import api_tokens, teams, users
 
@@ -58,6 +58,8 @@ async def create_user(
     rt: Runtime, email: str, password: str, *, name: str = "", team: str = "default", admin: bool = False
 ) -> Caller:
     address = normalise_address(email, field="email")
+    for field, value in (("password", password), ("name", name), ("team", team)):
+        valid_unicode(value, field=field)
     if len(password) < 8:
         raise ServiceError("weak_password", "The password must be at least 8 characters long.")
     team = team.strip() or "default"
@@ -154,6 +156,8 @@ async def _off_loop(fn: Callable[..., object], *args: str) -> object:
 
 async def check_password(rt: Runtime, email: str, password: str) -> Caller | None:
     """The caller on a right password, else None (same answer for an unknown address)."""
+    if has_surrogates(email) or has_surrogates(password):
+        return None  # no stored address or password can contain them; hashing them would raise
     async with rt.engine.connect() as conn:
         row = (await conn.execute(select(users).where(users.c.email == email.strip().lower()))).first()
     if row is None:

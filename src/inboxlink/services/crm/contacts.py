@@ -15,7 +15,7 @@ from inboxlink.domain.models import Address
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
-from inboxlink.services.validation import normalise_address
+from inboxlink.services.validation import db_int, has_surrogates, normalise_address, valid_unicode
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import contacts
 
@@ -36,7 +36,7 @@ def _text(body: dict[str, Any], key: str, limit: int = 200) -> str:
         raise ServiceError(
             "invalid_field", f"{key} must be one line of at most {limit} characters.", field=key
         )
-    return value.strip()
+    return valid_unicode(value, field=key).strip()
 
 
 async def create_contact(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
@@ -65,6 +65,8 @@ async def list_contacts(
     offset: int = 0,
 ) -> tuple[list[dict[str, object]], int]:
     where = [contacts.c.team_id == caller.team_id]
+    if has_surrogates(email or "") or has_surrogates(query or ""):
+        return [], 0  # nothing stored can contain them (and the database could not compare them)
     if email is not None:
         where.append(contacts.c.email == email.strip().lower())
     if query:
@@ -91,6 +93,7 @@ async def list_contacts(
 
 
 async def get_contact_row(rt: Runtime, caller: Caller, contact_id: int) -> Any:
+    db_int(contact_id, field="contact_id")  # an id the database cannot hold is a 422, not a crash
     async with rt.engine.connect() as conn:
         row = (
             await conn.execute(

@@ -7,7 +7,8 @@ import base64
 import binascii
 from typing import Any
 
-from inboxlink.domain.message_ids import new_message_id
+from inboxlink.domain.content_types import attachment_type
+from inboxlink.domain.message_ids import new_message_id, trim_references
 from inboxlink.domain.models import Address, Attachment, OutgoingMessage
 from inboxlink.domain.threads import decide_thread
 from inboxlink.mime.build import build_message
@@ -21,7 +22,7 @@ from inboxlink.services.errors import ServiceError
 from inboxlink.services.mail.replies import parent_facts
 from inboxlink.services.platform.own_ids import sign_own_id
 from inboxlink.services.platform.runtime import Runtime, now
-from inboxlink.services.validation import header_text, normalise_address
+from inboxlink.services.validation import db_int, header_text, normalise_address, valid_unicode
 from inboxlink.storage.tables import outbox
 
 MAX_RECIPIENTS = 100
@@ -60,17 +61,13 @@ def _attachments(raw: Any, max_bytes: int) -> list[Attachment]:
         name = header_text(
             item.get("filename"), field=f"attachments[{i}].filename", max_len=255, required=True
         )
-        ctype = header_text(
+        declared = header_text(
             item.get("content_type") or "application/octet-stream",
             field=f"attachments[{i}].content_type",
             max_len=255,
         )
-        if ctype.count("/") != 1 or " " in ctype:
-            raise ServiceError(
-                "invalid_field",
-                f"attachments[{i}].content_type must look like type/subtype.",
-                field="attachments",
-            )
+        # Recorded as it goes out: a type we cannot write as one base64 part is octet-stream.
+        ctype = attachment_type(declared)
         content = item.get("content_base64")
         if not isinstance(content, str):
             raise ServiceError(
@@ -88,13 +85,13 @@ def _attachments(raw: Any, max_bytes: int) -> list[Attachment]:
             raise ServiceError(
                 "invalid_field", f"attachments[{i}].content_base64 is not valid base64.", field="attachments"
             ) from exc
-        files.append(Attachment(safe_filename(name), ctype.lower(), data))
+        files.append(Attachment(safe_filename(name), ctype, data))
     return files
 
 
 async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
-    inbox_id = body.get("inbox_id")
-    if not isinstance(inbox_id, int):
+    inbox_id = db_int(body.get("inbox_id"), field="inbox_id", what="the id of an inbox")
+    if inbox_id is None:
         raise ServiceError(
             "invalid_field", "inbox_id is required: the connected inbox to send through.", field="inbox_id"
         )
@@ -117,19 +114,24 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
     html = body.get("html")
     if not isinstance(text, str) or (html is not None and not isinstance(html, str)):
         raise ServiceError("invalid_field", "text and html must be strings.", field="text")
+    valid_unicode(text, field="text")
+    valid_unicode(html or "", field="html")
     if not text.strip() and not (html or "").strip() and not subject.strip():
         raise ServiceError("field_required", "An email needs a subject or a body.", field="text")
     limit = rt.settings.max_send_bytes
     files = _attachments(body.get("attachments"), limit)
-    contact_id = body.get("contact_id")
+    contact_id = db_int(body.get("contact_id"), field="contact_id")
     if contact_id is not None:
-        if not isinstance(contact_id, int):
-            raise ServiceError("invalid_field", "contact_id must be a number.", field="contact_id")
         await get_contact_row(rt, caller, contact_id)  # 404 for another team's contact
 
     parent = await _reply_parent(rt, caller, body.get("in_reply_to_email_id"))
     if parent is not None and not subject.strip():
         subject = parent.subject if parent.subject.lower().startswith("re:") else f"Re: {parent.subject}"
+    chain: tuple[str, ...] = ()
+    if parent is not None:
+        # Bounded like the header it becomes (the first id and the newest ones; mime/build.py).
+        parent_ref = (parent.message_id,) if parent.message_id else ()
+        chain = trim_references((*(parent.references or ()), *parent_ref))
     sender = Address(inbox.email, caller.name)
     domain = inbox.email.rpartition("@")[2]
     message_id = new_message_id(domain)
@@ -145,9 +147,7 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
         attachments=tuple(files),
         date=now(),
         in_reply_to=parent.message_id if parent is not None else None,
-        references=tuple(parent.references or ()) + ((parent.message_id,) if parent.message_id else ())
-        if parent is not None
-        else (),
+        references=chain,
     )
     try:
         # The MAC lets the monitor honour the Sent copy's X-Inboxlink-Id (domain.tracking).
@@ -217,11 +217,8 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
 
 async def _reply_parent(rt: Runtime, caller: Caller, email_id: object) -> Any:
     """The email being answered (`in_reply_to_email_id`), of the caller's team."""
-    if email_id is None:
+    parent_id = db_int(email_id, field="in_reply_to_email_id", what="an email id")
+    if parent_id is None:
         return None
-    if not isinstance(email_id, int) or isinstance(email_id, bool):
-        raise ServiceError(
-            "invalid_field", "in_reply_to_email_id must be an email id.", field="in_reply_to_email_id"
-        )
     async with rt.engine.connect() as conn:
-        return await team_email_row(conn, caller.team_id, email_id)
+        return await team_email_row(conn, caller.team_id, parent_id)

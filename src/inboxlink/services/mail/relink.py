@@ -12,24 +12,16 @@ from inboxlink.services.crm.contacts import get_contact_row
 from inboxlink.services.crm.timeline import email_views, team_email_row
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
+from inboxlink.services.validation import db_int
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import email_contacts, email_moves, emails, threads
-
-
-def _int_or_none(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ServiceError("invalid_field", f"{key} must be a number.", field=key)
-    return value
 
 
 async def relink_email(rt: Runtime, caller: Caller, email_id: int, body: dict[str, Any]) -> dict[str, object]:
     """Body: `contact_id` (file it on this contact), `from_contact_id` (take it off this one; without
     it the email leaves all its other contacts), `thread_id` (a thread of the team, or "new")."""
-    to_contact = _int_or_none(body, "contact_id")
-    from_contact = _int_or_none(body, "from_contact_id")
+    to_contact = db_int(body.get("contact_id"), field="contact_id")
+    from_contact = db_int(body.get("from_contact_id"), field="from_contact_id")
     wanted_thread = body.get("thread_id")
     if to_contact is None and wanted_thread is None:
         raise ServiceError("field_required", "Say where the email goes: contact_id and/or thread_id.")
@@ -58,10 +50,7 @@ async def relink_email(rt: Runtime, caller: Caller, email_id: int, body: dict[st
             )
             thread_id = new_id(result)
         elif wanted_thread is not None:
-            if not isinstance(wanted_thread, int) or isinstance(wanted_thread, bool):
-                raise ServiceError(
-                    "invalid_field", 'thread_id must be a thread id or "new".', field="thread_id"
-                )
+            db_int(wanted_thread, field="thread_id", what='a thread id or "new"')
             found = await conn.scalar(
                 select(threads.c.id).where(threads.c.id == wanted_thread, threads.c.team_id == caller.team_id)
             )

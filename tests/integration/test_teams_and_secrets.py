@@ -116,6 +116,10 @@ async def test_secrets_and_mail_bodies_are_not_in_the_database_or_the_log(
     shown = (await user.get(f"/api/v1/emails/{resp.json()['id']}")).json()
     assert shown["text"] == "BODY-MARKER-7f3a: the offer" and "HTML-MARKER-7f3a" in shown["html"]
     assert mail_user.password not in caplog.text
+    # A credential written as a statement parameter (the new BCC logging address) stays out of the
+    # log too, with every logger at DEBUG (aiosqlite logs each statement with its parameters).
+    rotated = (await user.post("/api/v1/me/bcc-address/rotate")).json()["bcc_address"]
+    assert rotated.split("@")[0] not in caplog.text
     assert mail_user.password not in (await user.get(f"/api/v1/inboxes/{inbox['id']}")).text
     assert (app.data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
     assert (app.data_dir / "inboxlink.db").stat().st_mode & 0o777 == 0o600

@@ -3,6 +3,7 @@ on the matching sync drivers so `inboxlink migrate` needs no event loop."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from sqlalchemy.engine import URL, CursorResult, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# aiosqlite logs every statement *with its parameters* at DEBUG: BCC tokens, password hashes, token
+# hashes. An operator who turns the root logger to DEBUG must not get credentials in the log.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _url(raw: str, *, use_async: bool) -> URL:

@@ -91,13 +91,18 @@ async def get_contact(rt: RuntimeDep, caller: CallerDep, contact_id: DbInt) -> d
     return await contacts.get_contact(rt, caller, contact_id)
 
 
+# One page of a record's timeline: `before` is the `next_cursor` of the page before (opaque).
+PageLimit = Annotated[int, Query(ge=1, le=records.MAX_PAGE)]
+PageCursor = Annotated[str | None, Query(max_length=200)]
+
+
 @router.get("/contacts/{contact_id}/emails", response_model=views.EmailList)
 async def contact_emails(
     rt: RuntimeDep,
     caller: CallerDep,
     contact_id: DbInt,
-    limit: Annotated[int, Query(ge=1, le=records.MAX_PAGE)] = records.DEFAULT_PAGE,
-    before: Annotated[str | None, Query(max_length=200)] = None,
+    limit: PageLimit = records.DEFAULT_PAGE,
+    before: PageCursor = None,
 ) -> dict[str, object]:
     page = await records.contact_emails(rt, caller, contact_id, limit=limit, before=before)
     return {"items": page.items, "next_cursor": page.next_cursor}
@@ -108,8 +113,8 @@ async def contact_attachments(
     rt: RuntimeDep,
     caller: CallerDep,
     contact_id: DbInt,
-    limit: Annotated[int, Query(ge=1, le=records.MAX_PAGE)] = records.DEFAULT_PAGE,
-    before: Annotated[str | None, Query(max_length=200)] = None,
+    limit: PageLimit = records.DEFAULT_PAGE,
+    before: PageCursor = None,
 ) -> dict[str, object]:
     page = await records.contact_attachments(rt, caller, contact_id, limit=limit, before=before)
     return {"items": page.items, "next_cursor": page.next_cursor}

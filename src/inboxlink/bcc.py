@@ -32,6 +32,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from inboxlink.domain.network import client_block
 from inboxlink.services.mail.bcc_logging import BccRejected, bcc_user, log_bcc_message
 from inboxlink.services.mail.sender_auth import SmtpOrigin, verification_scope
 from inboxlink.services.platform.runtime import Runtime
@@ -190,7 +191,7 @@ class _Session(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._counted_ip is None:
             peer = transport.get_extra_info("peername")
-            ip = str(peer[0]) if isinstance(peer, tuple) else "?"
+            ip = client_block(str(peer[0])) if isinstance(peer, tuple) else "?"
             refusal = self._listener.counter.admit(ip)
             if refusal is not None:
                 assert isinstance(transport, asyncio.WriteTransport)

@@ -102,3 +102,28 @@ async def test_the_login_itself_needs_no_test_message(app, mail_server, provider
     resp = await user.post("/api/v1/inboxes", body)
     assert resp.status_code == 201, resp.text
     assert mail_server.messages(bob.email) == []  # nothing was sent
+
+
+async def test_an_address_that_is_another_users_is_refused_before_any_server(app, mail_server, provider_smtp):
+    """Servers the user chooses can fake any test message, so a teammate's address (their login, or
+    an inbox they connected) is refused outright — and the same mailbox login does not help."""
+    alice, bob = new_mailbox(mail_server, "alice"), new_mailbox(mail_server, "bob")
+    alice_user = await app.user(alice.email)
+    created = await alice_user.post("/api/v1/inboxes", inbox_body(mail_server, provider_smtp, alice))
+    assert created.status_code == 201, created.text
+    bob_user = await app.user("bob@crm.test")
+    for address in (alice.email, alice.email.upper()):
+        resp = await bob_user.post(
+            "/api/v1/inboxes", inbox_body(mail_server, provider_smtp, bob, email=address)
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["code"] == "address_in_use"
+        assert resp.json()["error"]["field"] == "email"
+    carol = await app.user("carol@crm.test")  # a login address, even without an inbox, is its user's
+    resp = await carol.post(
+        "/api/v1/inboxes", inbox_body(mail_server, provider_smtp, bob, email="bob@crm.test")
+    )
+    assert resp.json()["error"]["code"] == "address_in_use"
+    assert proof_messages(mail_server, bob) == []  # refused before any server was contacted
+    listed = (await bob_user.get("/api/v1/inboxes")).json()["items"]  # the team's: alice's only
+    assert [(i["id"], i["email"]) for i in listed] == [(created.json()["id"], alice.email)]

@@ -26,7 +26,9 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
 
+from inboxlink.storage.tables import tracked_ids
 from tests.integration.test_bcc import ALICE, CLIENT, bcc_address, emails_of, listening, message, send, wire
 from tests.peers.dns import DnsServer, dnsmasq_binary, running_dns
 from tests.support.app import running_app
@@ -232,6 +234,12 @@ async def test_a_strangers_envelope_is_marked_unverified_in_api_and_ui(tmp_path,
             r'<span class="pill pill-unverified"[^>]*title="([^"]*)"[^>]*>Unverified sender</span>', page
         )
         assert badge and "no DKIM signature by example.test" in badge.group(1)
+
+        # Its Message-ID, chosen by whoever sent it, is not tracked: answers to it are not fetched.
+        async with app.rt.engine.connect() as conn:
+            tracked = set((await conn.execute(select(tracked_ids.c.message_id))).scalars())
+        assert first["message_id"] and first["message_id"] not in tracked
+        assert second["message_id"] not in tracked
 
 
 async def test_forwarded_originals_are_judged_by_their_own_signature(tmp_path, dns):

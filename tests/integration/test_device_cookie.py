@@ -105,3 +105,20 @@ async def test_a_known_browser_is_still_throttled_on_its_own(app: support_app.Te
         assert (await owner.sign_in("owner2@acme.test", PASSWORD)).status_code == 429
         # That lock is the cookie's alone: a browser without one from another address still may try.
         assert (await open_browser("198.51.100.9").sign_in("owner2@acme.test", PASSWORD)).status_code == 303
+
+
+async def test_cookies_and_tokens_that_are_not_ascii_are_refused_not_a_500(app: support_app.TestApp) -> None:
+    await app.user("ascii@acme.test")
+    async with browsers(app) as open_browser:
+        browser = open_browser("203.0.113.9")
+        odd = f"{DEVICE_COOKIE}=abc.\u00e9; il_session=abc.\u00e9".encode("latin-1")
+        page = await browser.client.get("/login", headers={b"cookie": odd})
+        assert page.status_code == 200  # cookies that are not ours: simply signed out
+        guess = await browser.client.post(
+            "/login",
+            headers={b"cookie": odd},
+            data={"email": "ascii@acme.test", "password": "wrong password", "csrf_token": "\u00e9"},
+        )
+        assert guess.status_code == 403  # a CSRF token that is not ours is refused, not a 500
+        # The same browser still signs in normally afterwards.
+        assert (await browser.sign_in("ascii@acme.test", PASSWORD)).status_code == 303

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inboxlink.domain.network import REASONS, blocked_reason, is_loopback_host
+from inboxlink.domain.network import REASONS, blocked_reason, client_block, is_loopback_host
 
 
 @pytest.mark.parametrize(
@@ -101,3 +101,19 @@ def test_host_names_are_not_addresses(text: str) -> None:
 )
 def test_is_loopback_host(host: str, expected: bool) -> None:
     assert is_loopback_host(host) is expected
+
+
+@pytest.mark.parametrize(
+    ("peer", "unit"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # a dual-stack socket's view of an IPv4 client
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # same /64, same unit
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("?", "?"),
+    ],
+)
+def test_per_client_limits_count_an_ipv6_client_by_its_64(peer: str, unit: str) -> None:
+    assert client_block(peer) == unit

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["REASONS", "blocked_reason", "is_loopback_host"]
+__all__ = ["REASONS", "blocked_reason", "client_block", "is_loopback_host"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -84,6 +84,21 @@ def _parse(address: str | IPAddress) -> IPAddress:
         # of the address's scope.
         return ipaddress.ip_address(address.split("%", 1)[0])
     return address
+
+
+def client_block(address: str) -> str:
+    """The unit per-client limits count: an IPv4 address (also inside a mapped IPv6 one), or the /64
+    of an IPv6 address — one IPv6 client owns a whole /64 and could otherwise take every session
+    with addresses of its own. Text that is not an IP address is its own unit."""
+    try:
+        ip = _parse(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def blocked_reason(address: str | IPAddress) -> str | None:

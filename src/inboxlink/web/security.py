@@ -63,6 +63,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that treats any text as a mismatch: `hmac.compare_digest` raises
+    TypeError on non-ASCII str, which a hostile cookie or form value would turn into a 500."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 class Signer:
     def __init__(self, key: bytes) -> None:
         self._key = key
@@ -81,7 +87,7 @@ class Signer:
         if not value or "." not in value:
             return None
         payload, mac = value.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac("session", payload)):
+        if not _same(mac, self._mac("session", payload)):
             return None
         try:
             data = json.loads(_unb64(payload))
@@ -103,7 +109,7 @@ class Signer:
         if not value or "." not in value or len(value) > 512:
             return None
         payload, mac = value.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac("device", payload)):
+        if not _same(mac, self._mac("device", payload)):
             return None
         try:
             data = json.loads(_unb64(payload))
@@ -119,7 +125,7 @@ class Signer:
 
     def csrf_ok(self, nonce: str | None, token: str | None, session: str | None = None) -> bool:
         expected = self.csrf_token(nonce or "", session)
-        return bool(nonce and token) and hmac.compare_digest(expected, token or "")
+        return bool(nonce and token) and _same(expected, token or "")
 
 
 def csrf_nonce(request: Request) -> str:

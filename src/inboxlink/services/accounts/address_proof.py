@@ -20,17 +20,46 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
+from sqlalchemy import func, select
+
 from inboxlink import imap
 from inboxlink.services.accounts.endpoints import Endpoint
 from inboxlink.services.accounts.probes import imap_login, open_imap
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.smtp import SmtpError, SmtpServer, deliver
+from inboxlink.storage.tables import inboxes, users
 
 log = logging.getLogger("inboxlink.accounts")
 
 PROOF_HEADER = "X-Inboxlink-Verify"
 POLL_SECONDS = 0.5
+
+
+async def check_address_free(rt: Runtime, user_id: int, team_id: int, address: str) -> None:
+    """An address that is another user's login, or a teammate's connected inbox, is theirs: the
+    proof below cannot settle that when the servers are the user's own choice (a server they run
+    answers whatever they like), and the BCC listener and the records would then take the user's
+    mail for the other person's."""
+    address = address.strip().lower()
+    async with rt.engine.connect() as conn:
+        login = await conn.scalar(
+            select(users.c.id).where(func.lower(users.c.email) == address, users.c.id != user_id)
+        )
+        inbox = await conn.scalar(
+            select(inboxes.c.id).where(
+                func.lower(inboxes.c.email) == address,
+                inboxes.c.team_id == team_id,
+                inboxes.c.user_id != user_id,
+                inboxes.c.deleted_at.is_(None),
+            )
+        )
+    if login is not None or inbox is not None:
+        raise ServiceError(
+            "address_in_use",
+            f"{address} belongs to another inboxlink user; only they can connect it.",
+            field="email",
+        )
 
 
 def proof_needed(address: str, username: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from inboxlink.services.accounts.address_proof import proof_needed, prove_address
+from inboxlink.services.accounts.address_proof import check_address_free, proof_needed, prove_address
 from inboxlink.services.accounts.endpoints import (
     POP3_MESSAGE,
     Endpoint,
@@ -97,6 +97,7 @@ async def connect_inbox(rt: Runtime, caller: Caller, body: dict[str, Any]) -> di
     imap_at = parse_endpoint(rt, body.get("imap"), "imap")
     check_not_pop3(imap_at)
     smtp_at = parse_endpoint(rt, body.get("smtp"), "smtp")
+    await check_address_free(rt, caller.user_id, caller.team_id, email)
     attempt = _count_attempt(rt, caller)
     probe = await _check_servers(rt, imap_at, smtp_at, email, username, password)
     async with rt.engine.begin() as conn:

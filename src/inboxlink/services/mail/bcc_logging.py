@@ -229,6 +229,9 @@ def _item(
         contact_addresses=contacts,
         sender_verified=verdict.verified,
         sender_verification=verdict.reason,
+        # Mail whose sender could not be proved is kept on the record, but its Message-ID (chosen by
+        # whoever sent it) does not make answers to it be fetched from the user's mailbox.
+        track=verdict.verified is not False,
     )
     parents = HeaderSummary(parsed.message_id, parsed.in_reply_to, parsed.references)
     return _Item(new, parents, audience)

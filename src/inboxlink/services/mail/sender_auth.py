@@ -19,7 +19,6 @@ import functools
 import ipaddress
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +48,6 @@ LOOKUP_SECONDS = 5.0
 CHECK_SECONDS = 30.0  # a whole check; the SMTP client waits this long at most for its answer
 _SPF_SECONDS = 10  # all of SPF's lookups together (RFC 7208 §4.6.4 suggests at least 20 s in total)
 _MAX_SIGNATURES = 5  # DKIM signatures looked at per message; more is an attack on our DNS budget
-_pool: ThreadPoolExecutor | None = None
 
 
 @dataclass(frozen=True)
@@ -109,14 +107,10 @@ async def verify_original(
 
 
 async def _in_pool(rt: Runtime, check: Any, *args: Any, seconds: float = CHECK_SECONDS) -> Verdict:
-    global _pool
-    if _pool is None:
-        # Its own threads: slow DNS must not hold the default executor other work runs on.
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inboxlink-verify")
     resolver = _resolver(rt.settings.dns_servers)
     context = contextvars.copy_context()
     task = asyncio.get_running_loop().run_in_executor(
-        _pool, context.run, _with_resolver, resolver, check, args
+        rt.checks, context.run, _with_resolver, resolver, check, args
     )
     try:
         return await asyncio.wait_for(task, seconds)

@@ -177,6 +177,8 @@ class ParsePool:
         if self._free is None:
             self._free = asyncio.Semaphore(self.size)
         async with self._free:
+            if self._closed:  # closed while this call waited for a free worker
+                raise PoolClosed("the parse pool is closed")
             worker = await self._take()
             self._busy.add(worker)
             try:
@@ -197,6 +199,9 @@ class ParsePool:
                 self._busy.discard(worker)
                 if worker.usable and not self._closed:
                     self._idle.append(worker)
+                elif worker.usable:
+                    # The pool closed meanwhile: this worker must not outlive it (close() joins it).
+                    await asyncio.to_thread(worker.close)
 
     async def _take(self) -> _Worker:
         while self._idle:

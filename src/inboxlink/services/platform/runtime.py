@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -81,6 +82,11 @@ class Runtime:
     # Mail-server connect attempts per user (services.accounts.inboxes): in memory, per process,
     # like the sign-in throttle; the API and the web forms run in the one `serve` process.
     connect_attempts: SlidingWindow = field(default_factory=lambda: SlidingWindow(10, 600.0))
+    # Threads of the BCC listener's DKIM/SPF checks (services.mail.sender_auth): their own, so slow
+    # DNS never holds the default executor; no thread starts before the first check.
+    checks: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="inboxlink-verify")
+    )
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -98,4 +104,6 @@ class Runtime:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.parser.close)
+        # A check cut off by its time limit may still wait on DNS: do not wait for it on the way out.
+        self.checks.shutdown(wait=False, cancel_futures=True)
         await self.engine.dispose()

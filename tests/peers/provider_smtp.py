@@ -11,9 +11,9 @@ import asyncio
 import base64
 import binascii
 import logging
-from collections.abc import Callable
 import re
 import ssl
+from collections.abc import Callable
 from email.utils import make_msgid
 from typing import Any
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy import select
 
+from inboxlink.storage.tables import oauth_states
 from tests.peers.dovecot import MailServer, start_mail_server
 from tests.peers.fake_oauth import FakeOAuthProvider
 from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
@@ -52,7 +55,8 @@ class OAuthPeers:
                 f"INBOXLINK_OAUTH_{p}_AUTHORIZE_URL": self.fake.url("/authorize"),
                 f"INBOXLINK_OAUTH_{p}_TOKEN_URL": self.fake.url("/token"),
                 f"INBOXLINK_OAUTH_{p}_IMAP": f"127.0.0.1:{self.mail.imaps_port}",
-                f"INBOXLINK_OAUTH_{p}_SMTP": f"127.0.0.1:{self.smtp.starttls_port if p == 'MICROSOFT' else self.smtp.tls_port}",
+                # Implicit TLS: the contract takes STARTTLS only on ports 143, 587 and 25.
+                f"INBOXLINK_OAUTH_{p}_SMTP": f"127.0.0.1:{self.smtp.tls_port}",
             }
         return env | extra
 
@@ -95,14 +99,14 @@ def oauth_peers(base_dir: Path, suite_ca: MailServer) -> Iterator[OAuthPeers]:
 
 def ca_client(ca_file: str) -> httpx.AsyncClient:
     """The user's browser, as far as the provider is concerned: follows nothing by itself."""
-    return httpx.AsyncClient(verify=ca_file, follow_redirects=False)
+    return httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca_file), follow_redirects=False)
 
 
-async def run_grant(
-    app: TestApp, user: TestUser, peers: OAuthPeers, provider: str, address: str, inbox_id: int | None = None
-) -> httpx.Response:
-    """Start the flow through the API, let the fake approve as `address`, land on /oauth/callback;
-    returns the callback's answer (a redirect to the settings page)."""
+async def authorize(
+    user: TestUser, peers: OAuthPeers, provider: str, address: str, inbox_id: int | None = None
+) -> str:
+    """Start the flow through the API and let the fake approve as `address`: the callback path
+    (with code and state) the browser would be sent to."""
     peers.fake.approve_as = address
     resp = await user.post(f"/api/v1/inboxes/oauth/{provider}", {"inbox_id": inbox_id} if inbox_id else None)
     assert resp.status_code == 200, resp.text
@@ -111,7 +115,38 @@ async def run_grant(
     assert approved.status_code == 302, approved.text
     location = approved.headers["location"]
     assert location.startswith(PUBLIC_URL + "/oauth/callback?"), location
-    return await app.client.get(location.removeprefix(PUBLIC_URL))
+    return location.removeprefix(PUBLIC_URL)
+
+
+async def run_grant(
+    app: TestApp, user: TestUser, peers: OAuthPeers, provider: str, address: str, inbox_id: int | None = None
+) -> dict[str, str]:
+    """The whole flow up to the callback; returns the query of the settings page it redirected to."""
+    path = await authorize(user, peers, provider, address, inbox_id)
+    return callback_params(await app.client.get(path))
+
+
+async def outcome(app: TestApp, params: dict[str, str]) -> dict[str, Any]:
+    """What the callback wrote onto its state row (what the settings page shows)."""
+    assert params["oauth"].isdigit(), params
+    async with app.rt.engine.connect() as conn:
+        found = await conn.scalar(select(oauth_states.c.outcome).where(oauth_states.c.id == int(params["oauth"])))
+    assert isinstance(found, dict)
+    return found
+
+
+async def connect_oauth(
+    app: TestApp, peers: OAuthPeers, provider: str = "google", login: str = "seller@crm.test"
+) -> tuple[TestUser, str, dict[str, Any]]:
+    """A user, a fresh mailbox connected through the flow, and its inbox object."""
+    user = await app.user(login)
+    address = peers.new_mailbox()
+    params = await run_grant(app, user, peers, provider, address)
+    result = await outcome(app, params)
+    assert result["code"] == "connected", result
+    items = (await user.get("/api/v1/inboxes")).json()["items"]
+    (inbox,) = [i for i in items if i["email"] == address]
+    return user, address, inbox
 
 
 def callback_params(response: httpx.Response) -> dict[str, str]:

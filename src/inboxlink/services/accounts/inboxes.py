@@ -99,9 +99,11 @@ class Probe:
     starts: dict[str, tuple[int, int]]
 
 
-async def probe_imap(rt: Runtime, host: str, port: int, security: str, username: str, password: str) -> Probe:
-    """Log in, find the Sent folder and note where each followed folder stands now; raises
-    ServiceError with the contract's code on every failure."""
+async def probe_imap(
+    rt: Runtime, host: str, port: int, security: str, username: str, password: str, *, access_token: str | None = None
+) -> Probe:
+    """Log in (with `access_token`: SASL XOAUTH2), find the Sent folder and note where each followed
+    folder stands now; raises ServiceError with the contract's code on every failure."""
     try:
         client = await imap.ImapClient.connect(host, port, security, ssl_context=rt.ssl_context(), timeout=20)  # type: ignore[arg-type]
     except imap.Pop3Greeting as exc:
@@ -125,7 +127,10 @@ async def probe_imap(rt: Runtime, host: str, port: int, security: str, username:
                 "imap_capability_missing", f"{host}:{port} does not speak IMAP4rev1.", field="imap.host"
             )
         try:
-            await client.login(username, password)
+            if access_token is not None:
+                await client.authenticate_xoauth2(username, access_token)
+            else:
+                await client.login(username, password)
         except imap.AuthFailed as exc:
             raise ServiceError(
                 "auth_failed",
@@ -188,6 +193,8 @@ def inbox_view(row: Any) -> dict[str, object]:
         "imap": {"host": row.imap_host, "port": row.imap_port, "security": row.imap_security},
         "smtp": {"host": row.smtp_host, "port": row.smtp_port, "security": row.smtp_security},
         "created_at": iso(row.created_at),
+        "auth": row.auth,
+        "provider": row.provider,
     }
 
 

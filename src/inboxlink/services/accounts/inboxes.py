@@ -321,6 +321,8 @@ async def update_credentials(
             .values(
                 username=username,
                 secret=rt.box.encrypt(json.dumps({"password": password}).encode()),
+                auth="password",  # a password replaces an OAuth grant too (an app password for Gmail)
+                provider=None,
                 status="connected",
                 disconnect_reason=None,
                 disconnected_at=None,

@@ -104,7 +104,9 @@ async def _post(token_url: str, form: dict[str, str], ssl_context: ssl.SSLContex
             response = await http.post(token_url, data=form, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         # The exception text names the URL at most, never the form.
-        raise TokenEndpointUnavailable(f"the token endpoint could not be reached ({type(exc).__name__}: {exc})") from exc
+        raise TokenEndpointUnavailable(
+            f"the token endpoint could not be reached ({type(exc).__name__}: {exc})"
+        ) from exc
     try:
         body = response.json()
     except ValueError:

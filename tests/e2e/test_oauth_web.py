@@ -41,7 +41,9 @@ def _spki_pin(cert_file: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def oauth_live(tmp_path_factory: pytest.TempPathFactory, oauth_setup: OAuthPeers, mail_server: Any) -> Iterator[LiveServer]:
+def oauth_live(
+    tmp_path_factory: pytest.TempPathFactory, oauth_setup: OAuthPeers, mail_server: Any
+) -> Iterator[LiveServer]:
     previous = os.environ.get("SSL_CERT_FILE")
     os.environ["SSL_CERT_FILE"] = mail_server.ca_file
     port = _free_port()
@@ -65,7 +67,9 @@ def oauth_tab(oauth_live: LiveServer, mail_server: Any) -> Iterator[Tab]:
     pin = _spki_pin(mail_server.ca_file)
     with sync_playwright() as p:
         chromium = p.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"], headless=True
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"],
+            headless=True,
         )
         context = chromium.new_context(base_url=oauth_live.base_url, viewport={"width": 1280, "height": 880})
         context.set_default_timeout(20_000)
@@ -103,7 +107,9 @@ def test_connect_with_google_callback_page_and_reconnect(
 
     # A callback inboxlink did not start (forged, or a stale link) saves nothing and says so.
     page.goto("/oauth/callback?code=stolen&state=not-ours")
-    expect(page.get_by_role("alert").filter(has_text="Nothing was saved.")).to_contain_text("not one inboxlink started")
+    expect(page.get_by_role("alert").filter(has_text="Nothing was saved.")).to_contain_text(
+        "not one inboxlink started"
+    )
 
     # Access withdrawn at Google: the next login notices; the card offers the same flow again.
     peers.fake.revoke_user(address)

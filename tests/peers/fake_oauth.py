@@ -139,35 +139,51 @@ class FakeOAuthProvider:
         if client is None or client.secret != secret:
             raise _HttpError(
                 401,
-                {"error": "invalid_client", "error_description": "AADSTS7000222: The provided client secret keys are expired."},
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000222: The provided client secret keys are expired.",
+                },
             )
         grant = form.get("grant_type")
         with self._lock:
             if grant == "authorization_code":
                 code = self._codes.pop(form.get("code", ""), None)
-                if code is None or code["client_id"] != client_id or code["redirect_uri"] != form.get("redirect_uri"):
+                if (
+                    code is None
+                    or code["client_id"] != client_id
+                    or code["redirect_uri"] != form.get("redirect_uri")
+                ):
                     raise _HttpError(400, {"error": "invalid_grant", "error_description": "bad code"})
                 verifier = form.get("code_verifier", "")
                 digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
                 if digest.decode() != code["challenge"]:
-                    raise _HttpError(400, {"error": "invalid_grant", "error_description": "PKCE verification failed"})
+                    raise _HttpError(
+                        400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+                    )
                 return self._issue(code["user"], client_id, client, secrets.token_hex(8), with_id_token=True)
             if grant == "refresh_token":
                 refresh = self._refresh.get(form.get("refresh_token", ""))
                 if refresh is None or refresh.client_id != client_id:
-                    raise _HttpError(400, {"error": "invalid_grant", "error_description": "unknown refresh token"})
+                    raise _HttpError(
+                        400, {"error": "invalid_grant", "error_description": "unknown refresh token"}
+                    )
                 if refresh.state != "active" or refresh.family in self._revoked_families:
                     # A rotated token used again: someone else may hold the family; end all of it.
                     self._revoked_families.add(refresh.family)
                     raise _HttpError(
                         400,
-                        {"error": "invalid_grant", "error_description": "AADSTS70000: the grant has been revoked"},
+                        {
+                            "error": "invalid_grant",
+                            "error_description": "AADSTS70000: the grant has been revoked",
+                        },
                     )
                 self.refreshes[refresh.user] = self.refreshes.get(refresh.user, 0) + 1
                 if self.rotate:
                     refresh.state = "rotated"
                     return self._issue(refresh.user, client_id, client, refresh.family, with_id_token=False)
-                answer = self._issue(refresh.user, client_id, client, refresh.family, with_id_token=False, new_refresh=False)
+                answer = self._issue(
+                    refresh.user, client_id, client, refresh.family, with_id_token=False, new_refresh=False
+                )
                 return answer
         raise _HttpError(400, {"error": "unsupported_grant_type"})
 
@@ -180,7 +196,14 @@ class FakeOAuthProvider:
             self._access.pop(token, None)
 
     def _issue(
-        self, user: str, client_id: str, client: _Client, family: str, *, with_id_token: bool, new_refresh: bool = True
+        self,
+        user: str,
+        client_id: str,
+        client: _Client,
+        family: str,
+        *,
+        with_id_token: bool,
+        new_refresh: bool = True,
     ) -> dict[str, Any]:
         access = "ya29.fake-" + secrets.token_urlsafe(32)
         self._access[access] = (user, time.time() + self.access_lifetime)

@@ -130,7 +130,9 @@ async def outcome(app: TestApp, params: dict[str, str]) -> dict[str, Any]:
     """What the callback wrote onto its state row (what the settings page shows)."""
     assert params["oauth"].isdigit(), params
     async with app.rt.engine.connect() as conn:
-        found = await conn.scalar(select(oauth_states.c.outcome).where(oauth_states.c.id == int(params["oauth"])))
+        found = await conn.scalar(
+            select(oauth_states.c.outcome).where(oauth_states.c.id == int(params["oauth"]))
+        )
     assert isinstance(found, dict)
     return found
 
@@ -153,5 +155,3 @@ def callback_params(response: httpx.Response) -> dict[str, str]:
     """The settings page address the callback redirected to, as a dict of its query."""
     assert response.status_code == 303, response.text
     return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
-
-

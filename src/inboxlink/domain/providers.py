@@ -95,7 +95,7 @@ AADSTS_TEXT = {
 
 
 def refusal_kind(error: str) -> str:
-    """"revoked", "client" or "other" for an OAuth `error` code."""
+    """ "revoked", "client" or "other" for an OAuth `error` code."""
     return GRANT_ERRORS.get(error, "other")
 
 
@@ -111,7 +111,7 @@ def explain_refusal(provider: str, error: str, description: str) -> str:
     if provider == "google":
         return (
             f"Google no longer accepts the grant ({error}{why}): access was revoked, the password was reset, "
-            "or it expired — Google lets grants of apps in \"testing\" status expire after 7 days, and "
+            'or it expired — Google lets grants of apps in "testing" status expire after 7 days, and '
             "unused ones after 6 months. Reconnect with Google."
         )
     return f"Microsoft no longer accepts the grant ({error}{why}). Reconnect with Microsoft."

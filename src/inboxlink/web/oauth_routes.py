@@ -19,7 +19,9 @@ router = APIRouter()
 
 
 @router.post("/settings/inboxes/oauth/{provider}", include_in_schema=False)
-async def start(request: Request, web: WebDep, caller: WebCaller, provider: str, form: CheckedForm) -> Response:
+async def start(
+    request: Request, web: WebDep, caller: WebCaller, provider: str, form: CheckedForm
+) -> Response:
     inbox_id = text(form, "inbox_id")
     body: dict[str, object] = {"inbox_id": int(inbox_id)} if inbox_id.isdigit() else {}
     try:

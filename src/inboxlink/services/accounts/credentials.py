@@ -22,7 +22,15 @@ from inboxlink.services.accounts.oauth_grants import GrantRevoked, TokenUnavaila
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.smtp import SmtpAuthFailed, SmtpServer
 
-__all__ = ["GrantRevoked", "TokenUnavailable", "imap_login", "is_oauth", "password", "refresh_due_in", "with_smtp"]
+__all__ = [
+    "GrantRevoked",
+    "TokenUnavailable",
+    "imap_login",
+    "is_oauth",
+    "password",
+    "refresh_due_in",
+    "with_smtp",
+]
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from inboxlink.smtp import (
     verify_login,
 )
 from inboxlink.storage.db import new_id
-from inboxlink.storage.tables import folder_cursors, inboxes, notifications
+from inboxlink.storage.tables import folder_cursors, inboxes, notifications, oauth_grants
 
 POP3_PORTS = {110, 995}
 SECURITIES = {"tls", "starttls", "none"}
@@ -351,4 +351,5 @@ async def delete_inbox(rt: Runtime, caller: Caller, inbox_id: int) -> None:
             .where(inboxes.c.id == row.id)
             .values(deleted_at=now(), status="deleted", secret=rt.box.encrypt(b'{"password": ""}'))
         )
+        await conn.execute(oauth_grants.delete().where(oauth_grants.c.inbox_id == row.id))
     rt.inboxes_changed.set()

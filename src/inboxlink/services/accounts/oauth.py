@@ -85,12 +85,16 @@ def _client(rt: Runtime, provider: str) -> tuple[OAuthProvider, OAuthClient]:
     return OAUTH_PROVIDERS[provider], client
 
 
-async def start_authorization(rt: Runtime, caller: Caller, provider: str, body: dict[str, Any]) -> dict[str, object]:
+async def start_authorization(
+    rt: Runtime, caller: Caller, provider: str, body: dict[str, Any]
+) -> dict[str, object]:
     spec, client = _client(rt, provider)
     inbox_id = body.get("inbox_id")
     if inbox_id is not None:
         if not isinstance(inbox_id, int) or isinstance(inbox_id, bool):
-            raise ServiceError("invalid_field", "inbox_id must be the id of one of your inboxes.", field="inbox_id")
+            raise ServiceError(
+                "invalid_field", "inbox_id must be the id of one of your inboxes.", field="inbox_id"
+            )
         await inbox_service.owned_inbox_row(rt, caller, inbox_id)  # 404 for anyone else's
     state = secrets.token_urlsafe(32)
     verifier, challenge = oauth_client.new_verifier()
@@ -126,7 +130,9 @@ async def _consume(rt: Runtime, state: object) -> tuple[Any, Outcome | None]:
     if not isinstance(state, str) or not state:
         return None, Outcome("invalid_state", STATE_PROBLEMS["invalid_state"])
     async with rt.engine.begin() as conn:
-        row = (await conn.execute(select(oauth_states).where(oauth_states.c.state_hash == _hash(state)))).first()
+        row = (
+            await conn.execute(select(oauth_states).where(oauth_states.c.state_hash == _hash(state)))
+        ).first()
         if row is None:
             return None, Outcome("invalid_state", STATE_PROBLEMS["invalid_state"])
         if row.used_at is not None:
@@ -185,8 +191,12 @@ async def outcome_for(rt: Runtime, caller: Caller, ref: str | None) -> Outcome |
 def _address(spec: OAuthProvider, client: OAuthClient, tokens: oauth_client.TokenSet) -> str:
     claims = tokens.id_claims
     audience = claims.get("aud")
-    if audience is not None and client.client_id not in (audience if isinstance(audience, list) else [audience]):
-        raise ServiceError("id_token_invalid", f"{spec.label} returned an id_token issued to another application.")
+    if audience is not None and client.client_id not in (
+        audience if isinstance(audience, list) else [audience]
+    ):
+        raise ServiceError(
+            "id_token_invalid", f"{spec.label} returned an id_token issued to another application."
+        )
     for claim in spec.address_claims:
         value = claims.get(claim)
         if isinstance(value, str) and "@" in value:
@@ -205,7 +215,12 @@ async def _complete(rt: Runtime, state: Any, query: Mapping[str, str]) -> Outcom
         return Outcome(
             "provider_error",
             f"{spec.label} did not grant access ({query['error']}{': ' + detail if detail else ''}), so nothing "
-            "was saved." + (" You declined the request; start again and allow access." if query["error"] == "access_denied" else ""),
+            "was saved."
+            + (
+                " You declined the request; start again and allow access."
+                if query["error"] == "access_denied"
+                else ""
+            ),
         )
     caller = await caller_for_user_id(rt, state.user_id)
     code = query.get("code")
@@ -222,9 +237,14 @@ async def _complete(rt: Runtime, state: Any, query: Mapping[str, str]) -> Outcom
             ssl_context=rt.ssl_context(),
         )
     except oauth_client.TokenRefused as exc:
-        return Outcome("grant_failed", explain_refusal(spec.key, exc.error, exc.description) + " Nothing was saved.")
+        return Outcome(
+            "grant_failed", explain_refusal(spec.key, exc.error, exc.description) + " Nothing was saved."
+        )
     except oauth_client.TokenEndpointUnavailable as exc:
-        return Outcome("provider_unreachable", f"{spec.label} could not be reached ({exc}); nothing was saved. Try again in a moment.")
+        return Outcome(
+            "provider_unreachable",
+            f"{spec.label} could not be reached ({exc}); nothing was saved. Try again in a moment.",
+        )
     address = _address(spec, client, tokens)
     if tokens.refresh_token is None:
         return Outcome(
@@ -236,7 +256,9 @@ async def _complete(rt: Runtime, state: Any, query: Mapping[str, str]) -> Outcom
         try:
             inbox = await inbox_service.owned_inbox_row(rt, caller, state.inbox_id)
         except NotFound:
-            return Outcome("inbox_gone", "The inbox you were reconnecting was removed meanwhile; nothing was saved.")
+            return Outcome(
+                "inbox_gone", "The inbox you were reconnecting was removed meanwhile; nothing was saved."
+            )
         if inbox.email.lower() != address:
             return Outcome(
                 "wrong_account",
@@ -248,7 +270,8 @@ async def _complete(rt: Runtime, state: Any, query: Mapping[str, str]) -> Outcom
         rt, imap_host, imap_port, imap_sec, address, "", access_token=tokens.access_token
     )
     await inbox_service.probe_smtp(
-        rt, SmtpServer(smtp_host, smtp_port, smtp_sec, address, "", access_token=tokens.access_token)  # type: ignore[arg-type]
+        rt,
+        SmtpServer(smtp_host, smtp_port, smtp_sec, address, "", access_token=tokens.access_token),  # type: ignore[arg-type]
     )
     # The inbox's own secret names the grant: a new grant changes it like a new password does, so
     # a failure seen with the old one cannot undo the reconnect (health.mark_disconnected).
@@ -298,4 +321,8 @@ async def _complete(rt: Runtime, state: Any, query: Mapping[str, str]) -> Outcom
     rt.inboxes_changed.set()
     if state.inbox_id is None:
         return Outcome("connected", f"{address} is connected with {spec.label}.", inbox_id=inbox_id)
-    return Outcome("reconnected", f"{address} is reconnected with {spec.label}; replies that arrived meanwhile are being logged.", inbox_id=inbox_id)
+    return Outcome(
+        "reconnected",
+        f"{address} is reconnected with {spec.label}; replies that arrived meanwhile are being logged.",
+        inbox_id=inbox_id,
+    )

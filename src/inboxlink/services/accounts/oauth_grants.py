@@ -77,7 +77,9 @@ async def store_grant(
         await conn.execute(oauth_grants.insert().values(inbox_id=inbox_id, generation=0, **values))
     else:
         await conn.execute(
-            oauth_grants.update().where(oauth_grants.c.inbox_id == inbox_id).values(generation=old + 1, **values)
+            oauth_grants.update()
+            .where(oauth_grants.c.inbox_id == inbox_id)
+            .values(generation=old + 1, **values)
         )
 
 
@@ -156,7 +158,9 @@ async def _refresh(rt: Runtime, inbox: Any, grant: Any, refresh_token: str) -> s
         await _release(rt, grant)
         text = explain_refusal(grant.provider, exc.error, exc.description)
         if refusal_kind(exc.error) == "client":
-            await mark_disconnected(rt, inbox.id, "oauth_client_invalid", text, used_secret=bytes(inbox.secret))
+            await mark_disconnected(
+                rt, inbox.id, "oauth_client_invalid", text, used_secret=bytes(inbox.secret)
+            )
             raise TokenUnavailable(text) from exc
         await mark_disconnected(rt, inbox.id, "access_revoked", text, used_secret=bytes(inbox.secret))
         raise GrantRevoked(text) from exc

@@ -178,6 +178,7 @@ async def test_revoked_access_disconnects_and_a_new_grant_logs_what_came_meanwhi
     assert state["status"] == "disconnected" and "Reconnect with Google" in state["last_error"]
     (note,) = (await user.get("/api/v1/notifications")).json()["items"]
     assert note["inbox_id"] == inbox["id"] and "Reconnect" in note["message"]
+    assert "7 days" in note["message"]  # Google's expiry of grants to apps in testing status, in words
     deliver_reply(peers.mail, address, CLIENT, sent["message_id"], "Written while you were away")
 
     params = await run_grant(app, user, peers, "google", address, inbox_id=inbox["id"])

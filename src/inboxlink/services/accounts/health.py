@@ -84,7 +84,9 @@ async def mark_disconnected(
                 kind="inbox_disconnected",
                 message=(
                     f"Your inbox {row.email} was disconnected on {when}: {REASON_TEXT.get(reason, reason)}. "
-                    "Replies are not being logged until you reconnect it: "
+                    # OAuth: the provider's reason in words (e.g. Google's 7-day expiry in testing status).
+                    + (f"{server_text[:500]} " if reason in ADVICE else "")
+                    + "Replies are not being logged until you reconnect it: "
                     + ADVICE.get(reason, "open Settings → Inboxes and enter the current password")
                     + " (nothing that arrives meanwhile is lost)."
                 ),

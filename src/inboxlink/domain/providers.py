@@ -139,7 +139,7 @@ PRESETS: tuple[Preset, ...] = (
            ("smtp.office365.com", 587, "starttls"), "oauth", "microsoft",
            "Use “Connect with Microsoft” above: Microsoft 365 no longer accepts passwords for IMAP."),
     Preset("outlook", "Outlook.com / Hotmail", ("outlook.office365.com", 993, "tls"),
-           ("smtp-mail.outlook.com", 587, "starttls"), "oauth", "microsoft",
+           ("smtp.office365.com", 587, "starttls"), "oauth", "microsoft",
            "Use “Connect with Microsoft” above: Outlook.com turned passwords off for IMAP in September 2024."),
     Preset("yahoo", "Yahoo Mail", ("imap.mail.yahoo.com", 993, "tls"), ("smtp.mail.yahoo.com", 465, "tls"),
            "app_password", None, "Yahoo needs an app password (Account security → Generate app password)."),

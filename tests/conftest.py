@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,13 @@ def trust_test_ca(mail_server: MailServer, monkeypatch: pytest.MonkeyPatch) -> s
     """Make ssl.create_default_context() trust the peers' certificate (via SSL_CERT_FILE)."""
     monkeypatch.setenv("SSL_CERT_FILE", mail_server.ca_file)
     return mail_server.ca_file
+
+
+@pytest.fixture(scope="session")
+def oauth_setup(tmp_path_factory: pytest.TempPathFactory, mail_server: MailServer) -> Iterator[Any]:
+    """The FAKE OAuth provider (Google's/Microsoft's web endpoints) and the real mail servers that
+    check its tokens: a Dovecot with the oauth2 passdb and a provider SMTP taking AUTH XOAUTH2."""
+    from tests.support.oauth import oauth_peers
+
+    with oauth_peers(tmp_path_factory.mktemp("oauth"), mail_server) as peers:
+        yield peers

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from inboxlink.domain.network import is_loopback_host
+from inboxlink.domain.providers import OAUTH_PROVIDERS, security_for_port
 
 PREFIX = "INBOXLINK_"
 
@@ -59,6 +61,8 @@ class Settings:
     bcc_verify: str = "auto"
     # DNS servers for those checks, ((host, port), ...); empty → the system's resolver.
     dns_servers: tuple[tuple[str, int], ...] = ()
+    # The configured OAuth providers ("google", "microsoft"): only these get buttons and routes.
+    oauth: dict[str, OAuthClient] = field(default_factory=dict)
 
     @property
     def attachments_dir(self) -> Path:
@@ -144,4 +148,63 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         address_check_timeout=number("ADDRESS_CHECK_TIMEOUT", "30"),
         bcc_verify=_choice("BCC_VERIFY", get("BCC_VERIFY", "auto"), ("auto", "on", "off")),
         dns_servers=_dns_servers(get("DNS_SERVERS", "")),
+        oauth=load_oauth_clients(get),
     )
+
+
+# ---- OAuth2 providers (docs/api.md, "OAuth2 mailboxes") ----
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """One configured provider: our OAuth client there, its endpoints and the mail servers its
+    tokens open (defaults from domain.providers, each overridable)."""
+
+    provider: str
+    client_id: str
+    client_secret: str
+    authorize_url: str
+    token_url: str
+    imap: tuple[str, int, str]  # host, port, security
+    smtp: tuple[str, int, str]
+
+
+def _endpoint_url(name: str, value: str) -> str:
+    """https only, except loopback (a test's or a local proxy's plain http)."""
+    parts = urlsplit(value)
+    loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ConfigError(f"{PREFIX}{name} must be an https:// URL (plain http only to loopback), got {value!r}")
+    return value
+
+
+def load_oauth_clients(get: Callable[[str, str], str]) -> dict[str, OAuthClient]:
+    clients = {}
+    for key, provider in OAUTH_PROVIDERS.items():
+        p = key.upper()
+        client_id = get(f"OAUTH_{p}_CLIENT_ID", "").strip()
+        if not client_id:
+            continue  # not configured: no button, no API
+        secret = get(f"OAUTH_{p}_CLIENT_SECRET", "").strip()
+        if not secret:
+            raise ConfigError(f"{PREFIX}OAUTH_{p}_CLIENT_SECRET must be set with {PREFIX}OAUTH_{p}_CLIENT_ID")
+        tenant = get("OAUTH_MICROSOFT_TENANT", "common").strip() or "common"
+        servers = {}
+        for side, default in (("IMAP", provider.imap), ("SMTP", provider.smtp)):
+            host, port = _host_port(f"OAUTH_{p}_{side}", get(f"OAUTH_{p}_{side}", f"{default[0]}:{default[1]}"))
+            servers[side] = (host, port, security_for_port(port))
+        clients[key] = OAuthClient(
+            provider=key,
+            client_id=client_id,
+            client_secret=secret,
+            authorize_url=_endpoint_url(
+                f"OAUTH_{p}_AUTHORIZE_URL",
+                get(f"OAUTH_{p}_AUTHORIZE_URL", provider.authorize_url.replace("{tenant}", tenant)),
+            ),
+            token_url=_endpoint_url(
+                f"OAUTH_{p}_TOKEN_URL", get(f"OAUTH_{p}_TOKEN_URL", provider.token_url.replace("{tenant}", tenant))
+            ),
+            imap=servers["IMAP"],
+            smtp=servers["SMTP"],
+        )
+    return clients

@@ -20,7 +20,7 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import aiosmtplib
@@ -69,7 +69,9 @@ class SmtpServer:
     port: int
     security: Security
     username: str
-    password: str
+    password: str = field(repr=False)
+    # With an OAuth2 access token, AUTH XOAUTH2 (Gmail, Office 365) instead of the password.
+    access_token: str | None = field(default=None, repr=False)
     # An IP the caller resolved and checked: connect there, verify TLS for `host` (no second lookup).
     address: str | None = None
 
@@ -143,7 +145,10 @@ async def _open(server: SmtpServer, ssl_context: ssl.SSLContext, timeout: float)
             raise SmtpTlsFailed(f"TLS with {server.host}:{server.port} failed: {exc}") from exc
         raise SmtpConnectionFailed(f"Could not connect to {server.host}:{server.port}: {exc}") from exc
     try:
-        await client.login(server.username, server.password)
+        if server.access_token is not None:
+            await client.auth_xoauth2(server.username, server.access_token)
+        else:
+            await client.login(server.username, server.password)
     except aiosmtplib.SMTPAuthenticationError as exc:
         await _quit(client)
         if 400 <= exc.code < 500:

@@ -30,9 +30,10 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
         self.data_dir = data_dir
-        self.port = _free_port()
+        self.env = env or {}  # extra INBOXLINK_* settings
+        self.port = port or _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.loop: asyncio.AbstractEventLoop | None = None
         self.app: TestApp | None = None
@@ -65,7 +66,7 @@ class LiveServer:
             self._ready.set()
 
     async def _main(self) -> None:
-        async with running_app(self.data_dir) as test_app:
+        async with running_app(self.data_dir, **self.env) as test_app:
             app = create_app(test_app.rt)
             web.install(app)  # idempotent: harmless once create_app does it itself
             config = uvicorn.Config(

@@ -8,9 +8,12 @@ own event loop (aiosmtpd Controller), so blocking and asyncio tests can both use
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import re
 import ssl
+from collections.abc import Callable
 from email.utils import make_msgid
 from typing import Any
 
@@ -41,6 +44,9 @@ class ProviderSmtp:
     refuse_users: set[str]
     tempfail_users: set[str]  # AUTH answered "454 4.7.0 Too many login attempts" (a temporary refusal)
     aliases: dict[str, str]  # address → Dovecot user whose INBOX receives mail sent to it
+    # AUTH XOAUTH2: access token → the address it was issued for, or None (the fake OAuth provider's
+    # introspection); without one, XOAUTH2 is refused.
+    token_checker: Callable[[str], str | None] | None
 
     def __init__(self, mail: MailServer) -> None:
         self.host = HOST
@@ -56,6 +62,7 @@ class ProviderSmtp:
         self.refuse_users = set()
         self.tempfail_users = set()
         self.aliases = {}
+        self.token_checker = None
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(mail.ca_file, mail.key_file)
@@ -124,6 +131,27 @@ class ProviderSmtp:
 class _Handler:
     def __init__(self, provider: ProviderSmtp) -> None:
         self.provider = provider
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """SASL XOAUTH2 as Gmail and Office 365 take it: base64 of
+        "user={address}\\x01auth=Bearer {token}\\x01\\x01", the token checked with the provider."""
+        if len(args) > 1:
+            raw: bytes = args[1].encode()
+        else:
+            answer = await server.challenge_auth("", encode_to_b64=False)
+            raw = base64.b64encode(answer) if isinstance(answer, bytes) else b""
+        try:
+            fields = dict(
+                part.split("=", 1) for part in base64.b64decode(raw).decode().split("\x01") if "=" in part
+            )
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return AuthResult(success=False, handled=False)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        checker = self.provider.token_checker
+        owner = checker(token) if checker and token else None
+        if owner is not None and owner.lower() == user.lower():
+            return AuthResult(success=True, auth_data=user.lower())
+        return AuthResult(success=False, handled=False)
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]

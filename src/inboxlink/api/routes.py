@@ -3,31 +3,20 @@ api/schemas: every body and every answer is in /api/openapi.json."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
 from inboxlink.api.deps import CallerDep, JsonRoute, RuntimeDep
 from inboxlink.api.schemas import bodies, views
-from inboxlink.api.schemas.types import ErrorResponse
+from inboxlink.api.schemas.types import ERROR_RESPONSES
 from inboxlink.services.accounts import health, inboxes, users
 from inboxlink.services.crm import contacts, records
 from inboxlink.services.mail import compose, relink
 from inboxlink.services.validation import MAX_DB_INT, DbInt
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in {
-        401: "no valid API token",
-        404: "no such object in the caller's team",
-        409: "it exists already",
-        413: "the request body is too large",
-        422: "the request cannot be carried out (the code and message say why)",
-    }.items()
-}
-
-router = APIRouter(prefix="/api/v1", route_class=JsonRoute, responses=_ERRORS)
+router = APIRouter(prefix="/api/v1", route_class=JsonRoute, responses=ERROR_RESPONSES)
 
 
 @router.get("/me", response_model=views.Me)

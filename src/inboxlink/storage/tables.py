@@ -90,6 +90,10 @@ inboxes = Table(
     Column("sent_folder", String(500)),
     Column("created_at", Stamp, nullable=False),
     Column("deleted_at", Stamp),
+    # "password" (secret holds it) or "oauth2" (the tokens are in oauth_grants; secret holds only
+    # the grant's id, so a new grant changes it like a new password does).
+    Column("auth", String(16), nullable=False, server_default="password"),
+    Column("provider", String(32)),  # "google" | "microsoft" for OAuth inboxes
 )
 
 contacts = Table(
@@ -246,4 +250,39 @@ inbox_leases = Table(
     Column("owner", String(200), nullable=False),
     Column("token", BigInteger, nullable=False),
     Column("expires_at", Stamp, nullable=False, index=True),
+)
+
+# The OAuth grant of an inbox: refresh + access token encrypted together (SecretBox). One refresh at
+# a time per inbox, across processes: a refresher first claims the row (guarded UPDATE on
+# `generation` and an expired `refresh_claim_until`), and the new tokens replace the old ones, a
+# rotated refresh token included, in the UPDATE that ends the claim.
+oauth_grants = Table(
+    "oauth_grants",
+    metadata,
+    Column("inbox_id", ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("access_expires_at", Stamp, nullable=False),
+    Column("access_lifetime", Integer, nullable=False),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("refresh_claim_until", Stamp),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+# A started OAuth flow: one-time (`used_at`), expiring, bound to the user who started it. Only the
+# state's SHA-256 is stored; the PKCE verifier is encrypted. `outcome` is what the settings page says.
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("state_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("team_id", ForeignKey("teams.id"), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("inbox_id", ForeignKey("inboxes.id", ondelete="CASCADE")),
+    Column("verifier", LargeBinary, nullable=False),
+    Column("expires_at", Stamp, nullable=False, index=True),
+    Column("used_at", Stamp),
+    Column("outcome", JSON),
+    Column("created_at", Stamp, nullable=False),
 )

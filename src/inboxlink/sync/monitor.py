@@ -29,8 +29,7 @@ from inboxlink import imap
 from inboxlink.domain.matching import candidate_ids, find_match
 from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.mime.headers import own_id, scan_headers
-from inboxlink.services.accounts import health
-from inboxlink.services.accounts.inboxes import inbox_password
+from inboxlink.services.accounts import credentials, health
 from inboxlink.services.mail import replies
 from inboxlink.services.platform.own_ids import own_id_is_ours
 from inboxlink.services.platform.runtime import Runtime, now
@@ -80,7 +79,7 @@ class InboxMonitor:
                 or inbox.status == "deleted"
                 or (
                     inbox.status == "disconnected"
-                    and inbox.disconnect_reason in {"auth_failed", "uidvalidity_unstable"}
+                    and inbox.disconnect_reason in {"auth_failed", "access_revoked", "uidvalidity_unstable"}
                 )
             ):
                 return
@@ -98,10 +97,12 @@ class InboxMonitor:
                         used_secret=bytes(inbox.secret),
                     )
                 return
+            except credentials.GrantRevoked:
+                return  # the inbox is marked access_revoked; a new grant starts a new monitor
             except FolderUnstable as exc:
                 await health.mark_disconnected(self.rt, inbox.id, "uidvalidity_unstable", str(exc))
                 return
-            except (imap.ImapError, OSError, TimeoutError) as exc:
+            except (imap.ImapError, OSError, TimeoutError, credentials.TokenUnavailable) as exc:
                 if self.sessions > opened:
                     delay = BACKOFF_START  # the session worked before it broke: start backing off afresh
                 delay = await self._fault(inbox, exc, delay)
@@ -145,7 +146,7 @@ class InboxMonitor:
             timeout=60,
         )
         try:
-            await client.login(inbox.username, inbox_password(self.rt, inbox))
+            await credentials.imap_login(self.rt, client, inbox)
             condstore = "CONDSTORE" in client.capabilities
             if condstore and "ENABLE" in client.capabilities:
                 await client.enable("CONDSTORE")  # SELECT (CONDSTORE) works without it too
@@ -178,7 +179,9 @@ class InboxMonitor:
                     await health.record_sync(self.rt, inbox.id)
                 if client.pending_exists:
                     continue
-                await self._wait_for_news(client)
+                # OAuth: wake up to refresh the access token shortly before it expires.
+                await self._wait_for_news(client, await credentials.refresh_due_in(self.rt, inbox))
+                await credentials.refresh_if_due(self.rt, inbox)
         finally:
             self.connected.clear()
             await client.logout()
@@ -188,11 +191,13 @@ class InboxMonitor:
         if self._failing_since is not None or inbox.next_retry_at is not None:
             self._failing_since = None
             await health.record_sync(self.rt, inbox.id)
-        if inbox.status == "disconnected" and inbox.disconnect_reason == "connection_failed":
+        if inbox.status == "disconnected" and inbox.disconnect_reason in {"connection_failed", "oauth_client_invalid"}:
             await health.mark_reconnected(self.rt, inbox.id)
 
-    async def _wait_for_news(self, client: imap.ImapClient) -> None:
+    async def _wait_for_news(self, client: imap.ImapClient, refresh_in: float | None = None) -> None:
         timeout = min(self.rt.settings.idle_restart, self.rt.settings.poll_interval)
+        if refresh_in is not None:
+            timeout = max(1.0, min(timeout, refresh_in))
         if "IDLE" in client.capabilities:
             idle = asyncio.create_task(client.idle(timeout))
             stop = asyncio.create_task(self.stopping.wait())

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from inboxlink.domain.providers import OAUTH_PROVIDERS
 from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.health import REASON_TEXT
 from inboxlink.services.accounts.users import Caller
@@ -62,6 +63,7 @@ def make_environment() -> Environment:
         has_remote_images=fmt.has_remote_images,
         reply_target=fmt.reply_target,
         reason_text=reason_text,
+        provider_label=lambda key: OAUTH_PROVIDERS[key].label if key in OAUTH_PROVIDERS else "",
     )
     return env
 

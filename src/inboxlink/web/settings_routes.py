@@ -3,13 +3,13 @@ of the user's inboxes with a reconnect form, and the BCC logging address."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from inboxlink.services.accounts import inboxes, users
+from inboxlink.domain.providers import AUTH_TEXT, PRESETS
+from inboxlink.services.accounts import inboxes, oauth, users
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.validation import DbInt
@@ -19,28 +19,8 @@ from inboxlink.web.render import disconnected_inboxes
 router = APIRouter()
 
 
-@dataclass(frozen=True)
-class Preset:
-    key: str
-    label: str
-    imap: tuple[str, int, str]
-    smtp: tuple[str, int, str]
-    hint: str = ""
-
-
-PRESETS = [
-    Preset("gmail", "Gmail / Google Workspace", ("imap.gmail.com", 993, "tls"), ("smtp.gmail.com", 465, "tls"),
-           "Use an app password (Google Account → Security → App passwords)."),
-    Preset("outlook", "Outlook / Microsoft 365", ("outlook.office365.com", 993, "tls"),
-           ("smtp.office365.com", 587, "starttls")),
-    Preset("yahoo", "Yahoo Mail", ("imap.mail.yahoo.com", 993, "tls"), ("smtp.mail.yahoo.com", 465, "tls"),
-           "Yahoo needs an app password (Account security → Generate app password)."),
-    Preset("icloud", "iCloud Mail", ("imap.mail.me.com", 993, "tls"), ("smtp.mail.me.com", 587, "starttls"),
-           "iCloud needs an app-specific password (appleid.apple.com). Your user name is the part before @."),
-    Preset("fastmail", "Fastmail", ("imap.fastmail.com", 993, "tls"), ("smtp.fastmail.com", 465, "tls"),
-           "Fastmail needs an app password (Settings → Privacy & Security)."),
-    Preset("other", "Other (IMAP)", ("", 993, "tls"), ("", 587, "starttls")),
-]  # fmt: skip
+# The presets (every common provider, with whether it takes OAuth or an app password) are data in
+# domain.providers, shared with the OAuth flow and docs/oauth.md.
 
 FIELDS = ("email", "username", "password", "protocol", "preset", "imap_host", "imap_port", "imap_security",
           "smtp_host", "smtp_port", "smtp_security")  # fmt: skip
@@ -103,6 +83,9 @@ async def _page(
             "team": [i for i in everyone if i["user_id"] != caller.user_id],
             "bcc_address": users.bcc_address(web.rt, caller),
             "presets": PRESETS,
+            "auth_text": AUTH_TEXT,
+            "oauth_providers": oauth.configured(web.rt),
+            "oauth_outcome": await oauth.outcome_for(web.rt, caller, request.query_params.get("oauth")),
             "pop3_message": inboxes.POP3_MESSAGE,
             "form": form or {"protocol": "imap", "preset": "other", "imap_port": "993",
                              "imap_security": "tls", "smtp_port": "587", "smtp_security": "starttls"},
@@ -215,6 +198,7 @@ async def inbox_list(request: Request, web: WebDep, caller: WebCaller) -> Respon
             "reconnect_errors": {},
             "connected": None,
             "csrf_token": web.pages.csrf(request),
+            "oauth_providers": oauth.configured(web.rt),
         },
     )
 

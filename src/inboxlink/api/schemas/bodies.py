@@ -44,7 +44,9 @@ class Credentials(Body):
 
 class ContactCreate(Body):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"email": "chris@prospect.example", "name": "Chris", "company": "Prospect"}]}
+        json_schema_extra={
+            "examples": [{"email": "chris@prospect.example", "name": "Chris", "company": "Prospect"}]
+        }
     )
 
     email: Address
@@ -65,7 +67,9 @@ class AttachmentIn(Body):
     filename: Filename
     content_type: Annotated[
         Filename | None,
-        Field(description="type/subtype; anything else, and multipart/* or message/*, goes out as application/octet-stream"),
+        Field(
+            description="type/subtype; anything else, and multipart/* or message/*, goes out as application/octet-stream"
+        ),
     ] = None
     content_base64: str
 
@@ -105,3 +109,9 @@ class Relink(Body):
     contact_id: Id | None = None
     from_contact_id: Id | None = None
     thread_id: ThreadRef | None = None
+
+
+class OAuthStart(Body):
+    """Optional: reconnect this inbox with the new grant instead of connecting a new one."""
+
+    inbox_id: Id | None = None

@@ -57,6 +57,8 @@ ThreadRef = Annotated[Id | Literal["new"], WrapValidator(_thread_ref)]
 
 def address_as_object(value: Any) -> Any:
     return {"email": value} if isinstance(value, str) else value
+
+
 # An instant as the API writes it (ISO 8601, UTC).
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
@@ -86,3 +88,16 @@ class ErrorDetail(View):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+# The error answers every /api/v1 route may give, in the contract's shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in {
+        401: "no valid API token",
+        404: "no such object in the caller's team",
+        409: "it exists already",
+        413: "the request body is too large",
+        422: "the request cannot be carried out (the code and message say why)",
+    }.items()
+}

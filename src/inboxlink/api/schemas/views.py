@@ -102,6 +102,8 @@ class Inbox(View):
     imap: ServerEndpoint
     smtp: ServerEndpoint
     created_at: Timestamp | None
+    auth: str = Field(description="password | oauth2")
+    provider: str | None = Field(description="google | microsoft, for OAuth2 inboxes")
 
 
 class Contact(View):
@@ -163,3 +165,9 @@ class MoveList(Items):
 
 class NotificationList(Items):
     items: list[Notification]
+
+
+class AuthorizationUrl(View):
+    authorization_url: str = Field(
+        description="send the user's browser here; it comes back to /oauth/callback"
+    )

@@ -17,6 +17,14 @@ REASON_TEXT = {
     "access_revoked": "access to the mailbox was revoked",
     "connection_failed": "the mail server could not be reached for a long time",
     "uidvalidity_unstable": "the mail server keeps renumbering the mailbox, so it cannot be followed safely",
+    "oauth_client_invalid": "the mail provider refused inboxlink's OAuth client (an administrator must renew its secret)",
+}
+
+# What the owner must do, where it is not "enter the current password".
+ADVICE = {
+    "access_revoked": "open Settings → Inboxes and press Reconnect to sign in with the provider again",
+    "oauth_client_invalid": "ask your inboxlink administrator to renew the OAuth client secret (docs/oauth.md); "
+    "the inbox reconnects by itself afterwards",
 }
 
 
@@ -76,8 +84,11 @@ async def mark_disconnected(
                 kind="inbox_disconnected",
                 message=(
                     f"Your inbox {row.email} was disconnected on {when}: {REASON_TEXT.get(reason, reason)}. "
-                    "Replies are not being logged until you reconnect it: open Settings → Inboxes and "
-                    "enter the current password (nothing that arrives meanwhile is lost)."
+                    # OAuth: the provider's reason in words (e.g. Google's 7-day expiry in testing status).
+                    + (f"{server_text[:500]} " if reason in ADVICE else "")
+                    + "Replies are not being logged until you reconnect it: "
+                    + ADVICE.get(reason, "open Settings → Inboxes and enter the current password")
+                    + " (nothing that arrives meanwhile is lost)."
                 ),
                 created_at=stamp,
             )

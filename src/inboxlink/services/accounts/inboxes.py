@@ -29,7 +29,7 @@ from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import normalise_address, valid_unicode
 from inboxlink.smtp import SmtpServer
 from inboxlink.storage.db import new_id
-from inboxlink.storage.tables import folder_cursors, inboxes, notifications
+from inboxlink.storage.tables import folder_cursors, inboxes, notifications, oauth_grants
 
 __all__ = ["POP3_MESSAGE", "connect_inbox", "delete_inbox", "get_inbox", "list_inboxes", "update_credentials"]
 
@@ -78,6 +78,8 @@ def inbox_view(row: Any) -> dict[str, object]:
         "imap": {"host": row.imap_host, "port": row.imap_port, "security": row.imap_security},
         "smtp": {"host": row.smtp_host, "port": row.smtp_port, "security": row.smtp_security},
         "created_at": iso(row.created_at),
+        "auth": row.auth,
+        "provider": row.provider,
     }
 
 
@@ -217,6 +219,8 @@ async def update_credentials(
             .values(
                 username=username,
                 secret=rt.box.encrypt(json.dumps({"password": password}).encode()),
+                auth="password",  # a password replaces an OAuth grant too (an app password for Gmail)
+                provider=None,
                 status="connected",
                 disconnect_reason=None,
                 disconnected_at=None,
@@ -246,4 +250,5 @@ async def delete_inbox(rt: Runtime, caller: Caller, inbox_id: int) -> None:
             .where(inboxes.c.id == row.id)
             .values(deleted_at=now(), status="deleted", secret=rt.box.encrypt(b'{"password": ""}'))
         )
+        await conn.execute(oauth_grants.delete().where(oauth_grants.c.inbox_id == row.id))
     rt.inboxes_changed.set()

@@ -68,7 +68,10 @@ async def open_imap(rt: Runtime, where: Endpoint, timeout: float = 20) -> imap.I
         ) from exc
 
 
-async def imap_login(client: imap.ImapClient, where: Endpoint, username: str, password: str) -> None:
+async def imap_login(
+    client: imap.ImapClient, where: Endpoint, username: str, password: str, *, access_token: str | None = None
+) -> None:
+    """LOGIN with the password, or SASL XOAUTH2 with `access_token` (OAuth2 mailboxes)."""
     if "IMAP4REV1" not in client.capabilities and "IMAP4REV2" not in client.capabilities:
         raise ServiceError(
             "imap_capability_missing",
@@ -76,7 +79,10 @@ async def imap_login(client: imap.ImapClient, where: Endpoint, username: str, pa
             field="imap.host",
         )
     try:
-        await client.login(username, password)
+        if access_token is not None:
+            await client.authenticate_xoauth2(username, access_token)
+        else:
+            await client.login(username, password)
     except imap.AuthFailed as exc:
         raise ServiceError(
             "auth_failed",
@@ -89,11 +95,13 @@ async def imap_login(client: imap.ImapClient, where: Endpoint, username: str, pa
         raise ServiceError("connection_failed", f"IMAP login failed: {exc}", field="imap.host") from exc
 
 
-async def probe_imap(rt: Runtime, where: Endpoint, username: str, password: str) -> Probe:
+async def probe_imap(
+    rt: Runtime, where: Endpoint, username: str, password: str, *, access_token: str | None = None
+) -> Probe:
     """Log in, find the Sent folder and note where each followed folder stands now."""
     client = await open_imap(rt, where)
     try:
-        await imap_login(client, where, username, password)
+        await imap_login(client, where, username, password, access_token=access_token)
         mailboxes = await client.list_mailboxes()
         sent = choose_sent_folder([(m.name, m.flags) for m in mailboxes])
         starts = {}

@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, select
 
 from inboxlink import imap
+from inboxlink.domain.providers import OAUTH_PROVIDERS
 from inboxlink.mime.build import OWN_ID_HEADER
+from inboxlink.services.accounts import credentials
 from inboxlink.services.accounts.health import mark_disconnected
-from inboxlink.services.accounts.inboxes import inbox_password
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.smtp import (
     SmtpAuthFailed,
@@ -160,7 +161,7 @@ async def _imap_session(rt: Runtime, inbox: Any) -> imap.ImapClient:
         inbox.imap_host, inbox.imap_port, inbox.imap_security, ssl_context=rt.ssl_context(), timeout=30
     )
     try:
-        await client.login(inbox.username, inbox_password(rt, inbox))
+        await credentials.imap_login(rt, client, inbox)
     except BaseException:
         await client.close()
         raise
@@ -182,6 +183,11 @@ async def copy_to_sent(rt: Runtime, inbox: Any, message_id: str, raw: bytes) -> 
     folder = inbox.sent_folder
     if not folder:
         return None
+    provider = OAUTH_PROVIDERS.get(inbox.provider or "")
+    if provider is not None and provider.files_sent_copy:
+        # Gmail and Office 365 file what their SMTP accepted into Sent themselves, a moment later:
+        # a search right after sending may not see it yet, and an APPEND would then double it.
+        return str(folder)
     client = await _imap_session(rt, inbox)
     try:
         if not await _in_folder(client, folder, message_id):
@@ -216,11 +222,30 @@ async def _process_job(rt: Runtime, job: Job) -> None:
         )
         return
     recipients = [p["email"] for p in (*email.to_addrs, *email.cc_addrs, *email.bcc_addrs)]
-    server = SmtpServer(
-        inbox.smtp_host, inbox.smtp_port, inbox.smtp_security, inbox.username, inbox_password(rt, inbox)
-    )
+
+    async def send(server: SmtpServer) -> dict[str, str]:
+        return await deliver(server, rt.ssl_context(), inbox.email, recipients, raw)
+
     try:
-        refused = await deliver(server, rt.ssl_context(), inbox.email, recipients, raw)
+        refused = await credentials.with_smtp(rt, inbox, send)
+    except credentials.GrantRevoked as exc:
+        # The inbox is marked access_revoked already (and its owner notified).
+        await _finish(
+            rt,
+            job,
+            email,
+            status="failed",
+            error={"code": "access_revoked", "message": f"{exc} Then send the email again."},
+        )
+        return
+    except credentials.TokenUnavailable as exc:
+        if job.attempts >= rt.settings.send_retry_limit:
+            await _finish(
+                rt, job, email, status="failed", error={"code": "smtp_unreachable", "message": str(exc)}
+            )
+        else:
+            await _retry_later(rt, job, str(exc))
+        return
     except SmtpAuthFailed as exc:
         await _finish(
             rt,
@@ -258,7 +283,7 @@ async def _process_job(rt: Runtime, job: Job) -> None:
     folder: str | None = None
     try:
         folder = await copy_to_sent(rt, inbox, email.message_id, raw)
-    except imap.ImapError as exc:
+    except (imap.ImapError, credentials.GrantRevoked, credentials.TokenUnavailable) as exc:
         # The mail went out; only the copy is missing. Say so instead of failing the send.
         log.warning("inbox %s: copy to Sent failed: %s", inbox.id, exc)
     warning = None
@@ -285,7 +310,7 @@ async def resolve_ambiguous(rt: Runtime, job: Job, email: Any, inbox: Any, why: 
             if found:
                 await _finish(rt, job, email, status="sent", folder=folder)
                 return
-    except imap.ImapError as exc:
+    except (imap.ImapError, credentials.GrantRevoked, credentials.TokenUnavailable) as exc:
         log.warning("inbox %s: could not check Sent for an interrupted send: %s", inbox.id, exc)
     await _finish(
         rt,

@@ -166,6 +166,20 @@ async def test_fetch_headers_returns_headers_and_leaves_flags_alone(
     assert await client.fetch_headers("4:*", HEADER_FIELDS) == [m for m in got if m.uid == 3]  # * = last
 
 
+async def test_header_search_sends_the_value_as_a_string_not_as_syntax(
+    client: ImapClient, mail_server: MailServer, mail_user: User
+) -> None:
+    # Message-IDs are the sender's text (the monitor searches for them): quotes and backslashes
+    # must be searched for literally, never end the string and add search keys of their own.
+    mail_server.deliver(mail_user.email, message(1, mail_user.email))
+    odd = message(2, mail_user.email).replace(b"<offer-2@example.org>", b'<of"fer\\2@example.org>')
+    mail_server.deliver(mail_user.email, odd)
+    await client.select("INBOX", readonly=True)
+    assert await client.uid_search_header("Message-ID", '<of"fer\\2@example.org>') == [2]
+    assert await client.uid_search_header("Message-ID", "<offer-1@example.org>") == [1]
+    assert await client.uid_search_header("Message-ID", 'x" OR ALL HEADER Subject "') == []
+
+
 async def test_fetch_full_returns_exact_bytes(
     client: ImapClient, mail_server: MailServer, mail_user: User
 ) -> None:

@@ -250,6 +250,12 @@ class ImapClient:
         untagged, _ = await self._checked(["UID", "SEARCH", criteria])
         return sorted({uid for r in untagged if isinstance(r, Search) for uid in r.ids})
 
+    async def uid_search_header(self, field: str, value: str) -> list[int]:
+        """UIDs whose header `field` contains `value`; the value goes out as an astring (quoted and
+        escaped, or a literal), so text someone else chose cannot break out of the command."""
+        untagged, _ = await self._checked(["UID", "SEARCH", "HEADER", field, String(value)])
+        return sorted({uid for r in untagged if isinstance(r, Search) for uid in r.ids})
+
     async def uid_fetch(self, uid_set: str, items: str) -> list[FetchedMessage]:
         """UID FETCH with raw `items` (e.g. "(UID FLAGS RFC822.SIZE)"); FETCH responses without a
         UID (unsolicited flag updates) are left out."""

@@ -51,6 +51,8 @@ MATCH_FIELDS = (
 CHUNK = 500  # UIDs per FETCH: keeps each command far below Dovecot's 64 KB line limit
 MAX_UIDVALIDITY_CHANGES = 5  # within one process lifetime of a folder: more means a broken server
 BACKOFF_START, BACKOFF_CAP = 1.0, 300.0
+MAX_COPIES = 20  # other messages under a reply's Message-ID worth a look; more is no innocent copy
+NOT_LEARNED = "this reply's Message-ID is not tracked"
 POISON_RETRIES = 3  # sessions in which one message failed before it is stepped over
 
 
@@ -276,6 +278,66 @@ class InboxMonitor:
                 found[m.uid] = header.message_id
         return found
 
+    async def _id_names_another(
+        self, client: imap.ImapClient, inbox: Any, uid: int, message_id: str, answering: set[int]
+    ) -> str | None:
+        """Why a reply's Message-ID must not be learned (None: it may): another message in this
+        folder has it — an outsider who copied the id of private mail here would otherwise get the
+        answers to that mail logged. One UID SEARCH per logged reply; copies of the reply itself
+        (they answer our mail too, like a message delivered twice) do not count."""
+        try:
+            holders = set(await client.uid_search_header("Message-ID", f"<{message_id}>"))
+        except imap.CommandFailed as exc:
+            log.warning(
+                "inbox %s uid %s: the reply's Message-ID could not be checked: %s", inbox.id, uid, exc
+            )
+            return f"{NOT_LEARNED}: the server could not search for it, so answers to it are not logged"
+        others = sorted(holders - answering - {uid})
+        if not others or (
+            len(others) <= MAX_COPIES and await self._all_copies(client, inbox, others, message_id)
+        ):
+            return None
+        log.warning(
+            "inbox %s uid %s: not tracking the reply's Message-ID: %d other message(s) in the folder have it",
+            inbox.id, uid, len(others),
+        )  # fmt: skip
+        return f"{NOT_LEARNED}: another message in this mailbox has the same Message-ID, so answers to it are not logged"
+
+    async def _all_copies(
+        self, client: imap.ImapClient, inbox: Any, uids: list[int], message_id: str
+    ) -> bool:
+        """Whether the messages under `uids` that carry `message_id` all answer mail we track, as
+        copies of the reply do (delivered again, beyond this chunk); private mail answers none."""
+        fetched = await client.fetch_headers(",".join(map(str, uids)), MATCH_FIELDS)
+        summaries = [scan_headers(m.header or b"") for m in fetched if m.uid in uids]
+        mine = [s for s in summaries if s.message_id == message_id]  # HEADER search is a substring match
+        known = await replies.tracked_lookup(self.rt, inbox, [i for s in mine for i in candidate_ids(s)])
+        return all(find_match(s, lambda ids: {i: known[i] for i in ids if i in known}) for s in mine)
+
+    async def _forget_collisions(
+        self,
+        inbox: Any,
+        folder: str,
+        summaries: dict[int, Any],
+        answering: set[int],
+        learned: set[str],
+        known: dict[str, int],
+    ) -> None:
+        """A new message that answers nothing of ours, under an id this inbox learned from a reply:
+        the reply took the id of this message before it arrived (or it is the reply's id reused).
+        Answers to it may be private, so the id stops counting here, before anything is matched."""
+        for uid, summary in summaries.items():
+            message_id = summary.message_id
+            if message_id in learned and uid not in answering:
+                await replies.untrack_learned(self.rt, inbox, message_id)
+                learned.discard(message_id)
+                known.pop(message_id, None)
+                log.warning(
+                    "inbox %s %s UID %s: a second message has the Message-ID of a logged reply; "
+                    "answers to that id are no longer logged",
+                    inbox.id, folder, uid,
+                )  # fmt: skip
+
     async def _scan_new(
         self, client: imap.ImapClient, inbox: Any, folder: str, cursor: replies.Cursor, modseq: int | None
     ) -> None:
@@ -296,10 +358,16 @@ class InboxMonitor:
             summaries = {m.uid: scan_headers(m.header or b"") for m in fetched}
             ours = self._own_copies(fetched) if outbound else {}
             wanted = [i for s in summaries.values() for i in candidate_ids(s)] + list(ours.values())
-            known = await replies.tracked_lookup(self.rt, inbox, wanted)
+            # The messages' own ids ride along in the same query: one that this inbox learned from
+            # a reply, arriving again on a message that answers nothing of ours, is a collision.
+            wanted += [s.message_id for s in summaries.values() if s.message_id]
+            known, learned = await replies.tracked_lookup_scoped(self.rt, inbox, wanted)
 
             def lookup(ids: Sequence[str], known: dict[str, int] = known) -> dict[str, int]:
                 return {i: known[i] for i in ids if i in known}
+
+            answering = {uid for uid, s in summaries.items() if find_match(s, lookup) is not None}
+            await self._forget_collisions(inbox, folder, summaries, answering, learned, known)
 
             for message in fetched:
                 own = known.get(ours.get(message.uid, ""))
@@ -321,18 +389,25 @@ class InboxMonitor:
                     continue
                 if full is None or full.body is None:
                     continue  # expunged between the two fetches: nothing to log
+                reply_id = summaries[message.uid].message_id
+                # Inbound only: the sender chose this id, and it may be that of private mail here.
+                refused = (
+                    await self._id_names_another(client, inbox, message.uid, reply_id, answering)
+                    if reply_id and not outbound
+                    else None
+                )
                 try:
                     logged = await replies.log_matched_message(
-                        self.rt, inbox, folder, cursor, message.uid, full.body, match, outbound=outbound
-                    )
+                        self.rt, inbox, folder, cursor, message.uid, full.body, match,
+                        outbound=outbound, not_learned=refused,
+                    )  # fmt: skip
                 except (DataError, ProgrammingError, IntegrityError) as exc:
                     # The database refuses this one message (not a connection problem). Retry it a
                     # few times, then step over it visibly rather than block the inbox for good.
                     if not await self._poison(inbox, folder, message.uid, exc):
                         raise
                     logged = None
-                reply_id = summaries[message.uid].message_id
-                if logged is not None and reply_id:
+                if logged is not None and reply_id and refused is None:
                     # A reply to this reply may sit later in the same chunk: it is tracked from now on.
                     known[reply_id] = logged
                 cursor = replies.Cursor(

@@ -82,6 +82,14 @@ async def lookup_tracked(
     """email id by tracked Message-ID, counting only rows of `scopes` (domain.tracking): indexed
     queries on the primary key (team_id, message_id, scope), in slices that stay far below every
     database's bound-parameter limit. An id tracked in several scopes maps to the most trusted."""
+    ranked = await lookup_tracked_ranked(conn, team_id, ids, scopes)
+    return {message_id: email_id for message_id, (_rank, email_id) in ranked.items()}
+
+
+async def lookup_tracked_ranked(
+    conn: AsyncConnection, team_id: int, ids: Sequence[str], scopes: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """(scope rank, email id) by tracked Message-ID: `lookup_tracked` with the winning rank."""
     unique = list(dict.fromkeys(ids))
     found: dict[str, tuple[int, int]] = {}
     for start in range(0, len(unique), LOOKUP_SLICE):
@@ -96,13 +104,38 @@ async def lookup_tracked(
             rank = scope_rank(r.scope)
             if r.message_id not in found or rank < found[r.message_id][0]:
                 found[r.message_id] = (rank, r.email_id)
-    return {message_id: email_id for message_id, (_rank, email_id) in found.items()}
+    return found
 
 
 async def tracked_lookup(rt: Runtime, inbox: Any, ids: Sequence[str]) -> dict[str, int]:
     """What a monitor of `inbox` may match: the team's ids, its user's and its own."""
     async with rt.engine.connect() as conn:
         return await lookup_tracked(conn, inbox.team_id, ids, visible_scopes(inbox.id, inbox.user_id))
+
+
+async def tracked_lookup_scoped(
+    rt: Runtime, inbox: Any, ids: Sequence[str]
+) -> tuple[dict[str, int], set[str]]:
+    """`tracked_lookup`, plus the ids that count here only because this inbox learned them from
+    inbound mail (its own scope is the best mapping): a sender chose those."""
+    async with rt.engine.connect() as conn:
+        ranked = await lookup_tracked_ranked(
+            conn, inbox.team_id, ids, visible_scopes(inbox.id, inbox.user_id)
+        )
+    learned = scope_rank(inbox_scope(inbox.id))
+    return {i: e for i, (_r, e) in ranked.items()}, {i for i, (r, _e) in ranked.items() if r == learned}
+
+
+async def untrack_learned(rt: Runtime, inbox: Any, message_id: str) -> None:
+    """Forget an id this inbox learned from inbound mail (another message in the mailbox has it)."""
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            tracked_ids.delete().where(
+                tracked_ids.c.team_id == inbox.team_id,
+                tracked_ids.c.message_id == message_id,
+                tracked_ids.c.scope == inbox_scope(inbox.id),
+            )
+        )
 
 
 async def track_alias(rt: Runtime, team_id: int, email_id: int, message_id: str | None) -> None:
@@ -163,10 +196,12 @@ async def log_matched_message(
     matched_email_id: int,
     *,
     outbound: bool,
+    not_learned: str | None = None,
 ) -> int | None:
     """Log one matched message and advance the cursor to `uid`, in one transaction. Returns the
     email's id: the new one, or the one already logged (seen twice, our own copy in Sent, or logged
-    by another inbox of the team) — either way its Message-ID is tracked from now on."""
+    by another inbox of the team) — either way its Message-ID is tracked from now on, unless
+    `not_learned` gives the reason it must not be (noted on the email when it is new)."""
     parsed = await parse_untrusted(rt, raw)  # in a worker process, within the time budget
     key = _dedupe_key(parsed)
     advanced = Cursor(
@@ -176,7 +211,7 @@ async def log_matched_message(
         async with rt.engine.begin() as conn:
             existing = await existing_email_id(conn, inbox.team_id, key)
             if existing is not None:
-                if parsed.message_id:
+                if parsed.message_id and not_learned is None:
                     # Logged from another inbox (a reply to several of us): this inbox received it too.
                     scope = user_scope(inbox.user_id) if outbound else inbox_scope(inbox.id)
                     await track_ids(conn, inbox.team_id, existing, [parsed.message_id], scope)
@@ -192,6 +227,8 @@ async def log_matched_message(
                 outbound=outbound,
                 max_bytes=rt.settings.max_attachment_bytes,
             )
+            if not_learned is not None:
+                new.track, new.problems = False, [*new.problems, not_learned]
             email_id = await store_email(rt, conn, new)
             await _write_cursor(conn, inbox.id, folder, advanced)
             await conn.execute(inboxes.update().where(inboxes.c.id == inbox.id).values(last_sync_at=now()))

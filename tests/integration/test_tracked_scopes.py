@@ -229,15 +229,21 @@ async def test_only_a_sent_copy_with_our_mac_teaches_its_new_message_id(
         copy["X-Inboxlink-Id"] = values[mac]
         mail_server.save(team.alice_address, "Sent", copy.as_bytes())
         await _sent_pass(app, team.boxes["alice"]["id"])
-        # Chris answers the id he saw, in Bob's inbox (he was told to write to both): team-wide only
-        # when the copy proved to be ours.
+        # Chris answers the id he saw (In-Reply-To only, no References), to Alice: followed only when
+        # the copy proved to be ours. In Bob's inbox the alias alone never counts (it is Alice's).
         answer_id, raw = make_reply(
-            sender=CLIENT, to=team.bob_address, subject="Re: Our offer", text="via relay", in_reply_to=alias
+            sender=CLIENT, to=team.alice_address, subject="Re: Our offer", text="via relay", in_reply_to=alias
         )
-        mail_server.deliver(team.bob_address, raw)
+        mail_server.deliver(team.alice_address, raw)
+        to_bob, raw_bob = make_reply(
+            sender=CLIENT, to=team.bob_address, subject="Re: Our offer", text="to Bob", in_reply_to=alias
+        )
+        mail_server.deliver(team.bob_address, raw_bob)
+        await _sentinel(team.alice, mail_server, team.alice_address, crm_id)
         await _sentinel(team.bob, mail_server, team.bob_address, crm_id)
         logged = {e["message_id"] for e in await _contact_emails(team.bob, CLIENT)}
         assert (answer_id in logged) is (mac == "valid")
+        assert to_bob not in logged
         # The copy itself is not logged as a second email.
         thread = (await team.alice.get(f"/api/v1/threads/{team.sent['thread_id']}")).json()["emails"]
         assert alias not in {e["message_id"] for e in thread}
@@ -271,3 +277,25 @@ async def test_an_id_bccd_to_the_logging_address_counts_only_for_that_users_inbo
     await _sentinel(team.alice, mail_server, team.alice_address, team.sent["message_id"])
     assert alices_id in {e["message_id"] for e in await _contact_emails(team.alice, CLIENT)}
     await _assert_nowhere(team.app, marker)
+
+
+async def test_a_teammates_own_sent_copy_cannot_make_anothers_private_mail_tracked(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    """The MAC proves the signed id, not the Message-ID beside it: Alice can file a copy of her own
+    CRM email in her own Sent under the Message-ID of Bob's private mail. That alias counts for her
+    inboxes alone, so the answer to Bob's private mail, in Bob's inbox, is never fetched."""
+    async with running_app(tmp_path / "data", INBOXLINK_POLL_INTERVAL="1") as app:
+        team = await _team(app, mail_server, provider_smtp, mail_user, to=CLIENT)
+        crm_id = team.sent["message_id"]
+        copy = email.message_from_bytes(_as_received(provider_smtp, CLIENT, crm_id), policy=policy.compat32)
+        assert own_id(copy.as_bytes()) is not None  # the genuine header, MAC and all
+        private_id = f"private-{secrets.token_hex(6)}@bob.example"
+        del copy["Message-ID"]
+        copy["Message-ID"] = f"<{private_id}>"
+        mail_server.save(team.alice_address, "Sent", copy.as_bytes())
+        await _sent_pass(app, team.boxes["alice"]["id"])
+        marker = f"MEDICAL-{secrets.token_hex(4)}"
+        await _doctor_answers_bob(team, mail_server, private_id, marker)
+        assert await _contact_emails(team.bob, DOCTOR) == []
+        await _assert_nowhere(app, marker)

@@ -269,8 +269,9 @@ class InboxMonitor:
         await self._scan_new(client, inbox, folder, cursor, info.highestmodseq)
 
     def _own_copies(self, fetched: Sequence[imap.FetchedMessage]) -> dict[int, str]:
-        """uid → our id, for Sent-folder copies whose X-Inboxlink-Id carries a valid MAC. Anywhere
-        else the header is anyone's to write (it is in every email we send), so it is never honoured."""
+        """uid → our id, for copies whose X-Inboxlink-Id carries a valid MAC: never logged. Only a
+        Sent-folder copy teaches anything (`track_alias`); elsewhere the header is anyone's to copy
+        (it is in every email we send), which can only keep the copier's own message out."""
         found = {}
         for m in fetched:
             header = own_id(m.header or b"")
@@ -356,7 +357,7 @@ class InboxMonitor:
                     break
             fetched.sort(key=lambda m: m.uid)
             summaries = {m.uid: scan_headers(m.header or b"") for m in fetched}
-            ours = self._own_copies(fetched) if outbound else {}
+            ours = self._own_copies(fetched)
             wanted = [i for s in summaries.values() for i in candidate_ids(s)] + list(ours.values())
             # The messages' own ids ride along in the same query: one that this inbox learned from
             # a reply, arriving again on a message that answers nothing of ours, is a collision.
@@ -372,9 +373,12 @@ class InboxMonitor:
             for message in fetched:
                 own = known.get(ours.get(message.uid, ""))
                 if own is not None:
-                    # The provider's Sent copy of an email we sent (MAC checked), maybe under a
-                    # Message-ID a relay gave it: remember that id team-wide, never log it again.
-                    await replies.track_alias(self.rt, inbox.team_id, own, summaries[message.uid].message_id)
+                    # A copy of an email we sent (MAC checked), maybe under a Message-ID a relay gave
+                    # it: never logged again. In Sent it is the provider's copy, whose new id is
+                    # remembered; elsewhere (a Cc to oneself) nothing is learned from it — anyone may
+                    # copy the header into their own mail, and so only keep their own mail out.
+                    if outbound:
+                        await replies.track_alias(self.rt, inbox, own, summaries[message.uid].message_id)
                     continue
                 match = find_match(summaries[message.uid], lookup)
                 if match is None:

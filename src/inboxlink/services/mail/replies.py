@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
-from inboxlink.domain.tracking import TEAM, inbox_scope, scope_rank, user_scope, visible_scopes
+from inboxlink.domain.tracking import inbox_scope, scope_rank, user_scope, visible_scopes
 from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email, track_ids
 from inboxlink.services.platform.mail_parsing import parse_untrusted
 from inboxlink.services.platform.runtime import Runtime, now
@@ -138,12 +138,19 @@ async def untrack_learned(rt: Runtime, inbox: Any, message_id: str) -> None:
         )
 
 
-async def track_alias(rt: Runtime, team_id: int, email_id: int, message_id: str | None) -> None:
-    """Another Message-ID under which one of our emails travels (a relay replaced ours). Team-wide:
-    only called for a Sent-folder copy whose X-Inboxlink-Id carries our MAC, so no outsider chose it."""
-    if message_id:
-        async with rt.engine.begin() as conn:
-            await track_ids(conn, team_id, email_id, [message_id], TEAM)
+async def track_alias(rt: Runtime, inbox: Any, email_id: int, message_id: str | None) -> None:
+    """Another Message-ID under which one of our emails travels (a relay replaced ours), learned from
+    a Sent-folder copy whose X-Inboxlink-Id carries our MAC. The MAC proves the signed id, not the
+    Message-ID beside it: the mailbox's owner can file any copy in their own Sent. So the alias is
+    learned only for an email sent through this very inbox, and counts for its user alone (a
+    teammate's private Message-ID must not become tracked for the team through one's own Sent)."""
+    if not message_id:
+        return
+    async with rt.engine.begin() as conn:
+        sent_from = await conn.scalar(select(emails.c.inbox_id).where(emails.c.id == email_id))
+        if sent_from != inbox.id:
+            return
+        await track_ids(conn, inbox.team_id, email_id, [message_id], user_scope(inbox.user_id))
 
 
 async def own_addresses(conn: AsyncConnection, team_id: int) -> set[str]:

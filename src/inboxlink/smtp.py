@@ -70,10 +70,11 @@ class SmtpServer:
     security: Security
     username: str
     password: str = field(repr=False)
+    # Keyword-only: two optional strings side by side must never be swapped by position.
     # With an OAuth2 access token, AUTH XOAUTH2 (Gmail, Office 365) instead of the password.
-    access_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False, kw_only=True)
     # An IP the caller resolved and checked: connect there, verify TLS for `host` (no second lookup).
-    address: str | None = None
+    address: str | None = field(default=None, kw_only=True)
 
 
 def _reply_text(exc: aiosmtplib.SMTPResponseException) -> str:

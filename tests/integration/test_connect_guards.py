@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from inboxlink import imap
 from inboxlink.smtp import SmtpServer, SmtpTlsFailed, verify_login
+from inboxlink.storage.tables import inboxes
 from tests.peers.banner import MARIADB_HANDSHAKE, NATS_INFO, start_banner_server
-from tests.support.app import running_app
+from tests.support.app import running_app, wait_for
 from tests.support.mail import inbox_body
 
 # Fragments of the banners above: none may appear in anything the user is shown.
@@ -231,3 +233,27 @@ async def test_the_web_connect_form_is_rate_limited_too(app, mail_server, provid
     resp = await app.client.post("/settings/inboxes", data=form)
     assert resp.status_code == 429
     assert "Too many connection attempts" in resp.text and "Try again in 10 minutes" in resp.text
+
+
+async def test_a_connected_server_that_now_resolves_privately_is_not_followed(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    """The check is made at every session, not only when the inbox is connected: a server name
+    that was allowed then and points into the installation's own network now (DNS rebinding, or a
+    change of INBOXLINK_ALLOW_PRIVATE_HOSTS) is not connected to, and the inbox says why."""
+    data = tmp_path / "data"
+    async with running_app(data, worker=False) as lan:  # connected while private hosts were allowed
+        user = await lan.user("rebind@crm.test")
+        resp = await user.post("/api/v1/inboxes", inbox_body(mail_server, provider_smtp, mail_user))
+        assert resp.status_code == 201, resp.text
+        inbox_id = resp.json()["id"]
+    async with running_app(data, INBOXLINK_PUBLIC_URL="https://crm.example.com") as app:
+
+        async def refused() -> Any:
+            async with app.rt.engine.connect() as conn:
+                row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).one()
+            return row if "INBOXLINK_ALLOW_PRIVATE_HOSTS" in (row.last_error or "") else None
+
+        row = await wait_for(refused, timeout=20)
+        assert "loopback" in row.last_error
+        assert app.monitor(inbox_id).sessions == 0  # never got as far as a session

@@ -140,12 +140,16 @@ class InboxMonitor:
             return (await conn.execute(select(inboxes).where(inboxes.c.id == self.inbox_id))).first()
 
     async def _session(self, inbox: Any) -> None:
+        address = await credentials.checked_address(
+            self.rt, inbox.imap_host, inbox.imap_port, inbox.imap_security, "imap"
+        )
         client = await imap.ImapClient.connect(
             inbox.imap_host,
             inbox.imap_port,
             inbox.imap_security,
             ssl_context=self.rt.ssl_context(),
             timeout=60,
+            address=address,
         )
         try:
             await credentials.imap_login(self.rt, client, inbox)

@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 
 from inboxlink import imap
 from inboxlink.services.accounts import oauth_grants
+from inboxlink.services.accounts.endpoints import Endpoint, pin_public_address
 from inboxlink.services.accounts.health import mark_disconnected
 from inboxlink.services.accounts.oauth_grants import GrantRevoked, TokenUnavailable
+from inboxlink.services.errors import ServiceError
 from inboxlink.services.platform.runtime import Runtime
-from inboxlink.smtp import SmtpAuthFailed, SmtpServer
+from inboxlink.smtp import SmtpAuthFailed, SmtpConnectionFailed, SmtpServer
 
 __all__ = [
     "GrantRevoked",
@@ -71,7 +73,18 @@ async def imap_login(rt: Runtime, client: imap.ImapClient, inbox: Any) -> None:
         raise await _revoked(rt, inbox, "The IMAP server", exc.server_text) from exc
 
 
-def _server(rt: Runtime, inbox: Any, token: str | None) -> SmtpServer:
+async def checked_address(rt: Runtime, host: str, port: int, security: str, name: str) -> str | None:
+    """The address to connect to for every session, not only at connect time: a name that resolved
+    publicly then may point into the installation's own network now (DNS rebinding). None where
+    private hosts are allowed (the name is used as is). Raises OSError, a transient fault: the name
+    may point back out later, and the monitor and the sender retry with backoff."""
+    try:
+        return (await pin_public_address(rt, Endpoint(host, port, security), name)).address
+    except ServiceError as exc:
+        raise OSError(exc.message) from exc
+
+
+def _server(rt: Runtime, inbox: Any, token: str | None, address: str | None) -> SmtpServer:
     return SmtpServer(
         inbox.smtp_host,
         inbox.smtp_port,
@@ -79,22 +92,27 @@ def _server(rt: Runtime, inbox: Any, token: str | None) -> SmtpServer:
         inbox.username,
         "" if token is not None else password(rt, inbox),
         access_token=token,
+        address=address,
     )
 
 
 async def with_smtp(rt: Runtime, inbox: Any, use: Callable[[SmtpServer], Awaitable[T]]) -> T:
     """Run `use(server)` with the inbox's SMTP credentials; for OAuth, a refused AUTH (which happens
     before anything is handed over, so trying again is safe) gets one refresh and one more try."""
+    try:
+        address = await checked_address(rt, inbox.smtp_host, inbox.smtp_port, inbox.smtp_security, "smtp")
+    except OSError as exc:
+        raise SmtpConnectionFailed(str(exc)) from exc
     if not is_oauth(inbox):
-        return await use(_server(rt, inbox, None))
+        return await use(_server(rt, inbox, None, address))
     token = await oauth_grants.access_token(rt, inbox)
     try:
-        return await use(_server(rt, inbox, token))
+        return await use(_server(rt, inbox, token, address))
     except SmtpAuthFailed:
         pass
     token = await oauth_grants.access_token(rt, inbox, stale=token)
     try:
-        return await use(_server(rt, inbox, token))
+        return await use(_server(rt, inbox, token, address))
     except SmtpAuthFailed as exc:
         raise await _revoked(rt, inbox, "The SMTP server", exc.server_text) from exc
 

@@ -55,7 +55,8 @@ async def _check_servers(
     """Every check that talks to a server, in order; raises ServiceError on the first failure."""
     imap_at = await pin_public_address(rt, imap_at, "imap")
     smtp_at = await pin_public_address(rt, smtp_at, "smtp")
-    smtp = SmtpServer(smtp_at.host, smtp_at.port, smtp_at.security, username, password, smtp_at.address)  # type: ignore[arg-type]
+    security: Any = smtp_at.security  # one of SECURITIES: parse_endpoint checked it
+    smtp = SmtpServer(smtp_at.host, smtp_at.port, security, username, password, address=smtp_at.address)
     probe = await probe_imap(rt, imap_at, username, password)
     await probe_smtp(rt, smtp)
     if proof_needed(email, username):

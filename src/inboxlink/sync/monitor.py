@@ -141,7 +141,7 @@ class InboxMonitor:
 
     async def _session(self, inbox: Any) -> None:
         address = await credentials.checked_address(
-            self.rt, inbox.imap_host, inbox.imap_port, inbox.imap_security, "imap"
+            self.rt, inbox, inbox.imap_host, inbox.imap_port, inbox.imap_security, "imap"
         )
         client = await imap.ImapClient.connect(
             inbox.imap_host,
@@ -197,7 +197,10 @@ class InboxMonitor:
         if self._failing_since is not None or inbox.next_retry_at is not None:
             self._failing_since = None
             await health.record_sync(self.rt, inbox.id)
-        if inbox.status == "disconnected" and inbox.disconnect_reason in {"connection_failed", "oauth_client_invalid"}:
+        if inbox.status == "disconnected" and inbox.disconnect_reason in {
+            "connection_failed",
+            "oauth_client_invalid",
+        }:
             await health.mark_reconnected(self.rt, inbox.id)
 
     async def _wait_for_news(self, client: imap.ImapClient, refresh_in: float | None = None) -> None:

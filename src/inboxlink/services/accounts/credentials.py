@@ -73,11 +73,16 @@ async def imap_login(rt: Runtime, client: imap.ImapClient, inbox: Any) -> None:
         raise await _revoked(rt, inbox, "The IMAP server", exc.server_text) from exc
 
 
-async def checked_address(rt: Runtime, host: str, port: int, security: str, name: str) -> str | None:
+async def checked_address(
+    rt: Runtime, inbox: Any, host: str, port: int, security: str, name: str
+) -> str | None:
     """The address to connect to for every session, not only at connect time: a name that resolved
     publicly then may point into the installation's own network now (DNS rebinding). None where
-    private hosts are allowed (the name is used as is). Raises OSError, a transient fault: the name
-    may point back out later, and the monitor and the sender retry with backoff."""
+    private hosts are allowed, and for OAuth inboxes, whose servers come from the administrator's
+    configuration (INBOXLINK_OAUTH_P_IMAP/_SMTP), not from a user (the name is used as is). Raises
+    OSError, a transient fault: the name may point back out later; the monitor and the sender retry."""
+    if is_oauth(inbox):
+        return None
     try:
         return (await pin_public_address(rt, Endpoint(host, port, security), name)).address
     except ServiceError as exc:
@@ -100,7 +105,9 @@ async def with_smtp(rt: Runtime, inbox: Any, use: Callable[[SmtpServer], Awaitab
     """Run `use(server)` with the inbox's SMTP credentials; for OAuth, a refused AUTH (which happens
     before anything is handed over, so trying again is safe) gets one refresh and one more try."""
     try:
-        address = await checked_address(rt, inbox.smtp_host, inbox.smtp_port, inbox.smtp_security, "smtp")
+        address = await checked_address(
+            rt, inbox, inbox.smtp_host, inbox.smtp_port, inbox.smtp_security, "smtp"
+        )
     except OSError as exc:
         raise SmtpConnectionFailed(str(exc)) from exc
     if not is_oauth(inbox):

@@ -139,6 +139,17 @@ async def _heartbeat(rt: Runtime, job: Job) -> None:
             await conn.execute(outbox.update().where(_still_ours(job)).values(updated_at=now()))
 
 
+async def _fail_or_retry(
+    rt: Runtime, job: Job, email: Any, code: str, message: str, *, permanent: bool = False
+) -> None:
+    """A delivery that did not go out: failed for good when the refusal is permanent or the
+    retries are used up (INBOXLINK_SEND_RETRY_LIMIT), else tried again later."""
+    if permanent or job.attempts >= rt.settings.send_retry_limit:
+        await _finish(rt, job, email, status="failed", error={"code": code, "message": message})
+    else:
+        await _retry_later(rt, job, message)
+
+
 async def _retry_later(rt: Runtime, job: Job, message: str) -> None:
     delay = min(300.0, 5.0 * 2 ** (job.attempts - 1)) * random.uniform(0.8, 1.2)
     async with rt.engine.begin() as conn:
@@ -239,12 +250,7 @@ async def _process_job(rt: Runtime, job: Job) -> None:
         )
         return
     except credentials.TokenUnavailable as exc:
-        if job.attempts >= rt.settings.send_retry_limit:
-            await _finish(
-                rt, job, email, status="failed", error={"code": "smtp_unreachable", "message": str(exc)}
-            )
-        else:
-            await _retry_later(rt, job, str(exc))
+        await _fail_or_retry(rt, job, email, "smtp_unreachable", str(exc))
         return
     except SmtpAuthFailed as exc:
         await _finish(
@@ -262,23 +268,13 @@ async def _process_job(rt: Runtime, job: Job) -> None:
         )
         return
     except SmtpRejected as exc:
-        if exc.permanent or job.attempts >= rt.settings.send_retry_limit:
-            await _finish(
-                rt, job, email, status="failed", error={"code": "smtp_rejected", "message": str(exc)}
-            )
-        else:
-            await _retry_later(rt, job, str(exc))
+        await _fail_or_retry(rt, job, email, "smtp_rejected", str(exc), permanent=exc.permanent)
         return
     except SmtpInterrupted as exc:
         await resolve_ambiguous(rt, job, email, inbox, str(exc))
         return
     except (SmtpConnectionFailed, SmtpTlsFailed, SmtpError) as exc:
-        if job.attempts >= rt.settings.send_retry_limit:
-            await _finish(
-                rt, job, email, status="failed", error={"code": "smtp_unreachable", "message": str(exc)}
-            )
-        else:
-            await _retry_later(rt, job, str(exc))
+        await _fail_or_retry(rt, job, email, "smtp_unreachable", str(exc))
         return
     folder: str | None = None
     try:

@@ -90,7 +90,10 @@ class Supervisor:
             r.id: bytes(r.secret)
             for r in rows
             if r.status == "connected"
-            or (r.status == "disconnected" and r.disconnect_reason in {"connection_failed", "oauth_client_invalid"})
+            or (
+                r.status == "disconnected"
+                and r.disconnect_reason in {"connection_failed", "oauth_client_invalid"}
+            )
         }
         lost = await leases.renew(self.rt, self.owner, self.held, self.lease_ttl)
         for inbox_id in lost:

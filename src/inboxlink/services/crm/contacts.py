@@ -11,13 +11,29 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inboxlink.domain.companies import address_domain
 from inboxlink.domain.models import Address
 from inboxlink.services.accounts.users import Caller
+from inboxlink.services.crm.company_links import (
+    assign_by_domain,
+    company_for_domain,
+    company_for_name,
+    link_contact,
+)
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import db_int, has_surrogates, normalise_address, valid_unicode
+from inboxlink.storage.crm_tables import companies, contact_companies
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import contacts
+
+# A contact row as the views read it: with its company's id and name (outer join: maybe none).
+CONTACT_ROWS = (
+    select(contacts, contact_companies.c.company_id, companies.c.name.label("company_name"))
+    .select_from(contacts)
+    .outerjoin(contact_companies, contact_companies.c.contact_id == contacts.c.id)
+    .outerjoin(companies, companies.c.id == contact_companies.c.company_id)
+)
 
 
 def contact_view(row: Any) -> dict[str, object]:
@@ -25,7 +41,9 @@ def contact_view(row: Any) -> dict[str, object]:
         "id": row.id,
         "email": row.email,
         "name": row.name,
-        "company": row.company,
+        # The company's name when the contact is in one; the free text typed before companies existed.
+        "company": getattr(row, "company_name", None) or row.company,
+        "company_id": getattr(row, "company_id", None),
         "created_at": iso(row.created_at),
     }
 
@@ -42,7 +60,10 @@ def _text(body: dict[str, Any], key: str, limit: int = 200) -> str:
 async def create_contact(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
     email = normalise_address(body.get("email"), field="email")
     name, company = _text(body, "name"), _text(body, "company")
+    company_id = db_int(body.get("company_id"), field="company_id")
     async with rt.engine.begin() as conn:
+        if company_id is not None:
+            await team_company_id(conn, caller.team_id, company_id)
         try:
             result = await conn.execute(
                 contacts.insert().values(
@@ -51,8 +72,34 @@ async def create_contact(rt: Runtime, caller: Caller, body: dict[str, Any]) -> d
             )
         except IntegrityError as exc:
             raise Conflict("contact_exists", f"A contact with the address {email} already exists.") from exc
-        row = (await conn.execute(select(contacts).where(contacts.c.id == new_id(result)))).one()
+        contact_id = new_id(result)
+        await place_contact(conn, caller.team_id, contact_id, email, company, company_id)
+        row = (await conn.execute(CONTACT_ROWS.where(contacts.c.id == contact_id))).one()
     return contact_view(row)
+
+
+async def team_company_id(conn: AsyncConnection, team_id: int, company_id: int) -> int:
+    found = await conn.scalar(
+        select(companies.c.id).where(companies.c.id == company_id, companies.c.team_id == team_id)
+    )
+    if found is None:
+        raise NotFound("company")
+    return int(found)
+
+
+async def place_contact(
+    conn: AsyncConnection, team_id: int, contact_id: int, email: str, company: str, company_id: int | None
+) -> None:
+    """A contact's company: the one chosen; else its business domain's (created when new); else,
+    at free mail, the company of the name typed (created when new)."""
+    if company_id is not None:
+        await link_contact(conn, contact_id, company_id)
+        return
+    domain = address_domain(email)
+    by_domain = await company_for_domain(conn, team_id, domain, create=True) if domain else None
+    if by_domain is None and company:
+        by_domain = await company_for_name(conn, team_id, company)
+    await link_contact(conn, contact_id, by_domain)
 
 
 async def list_contacts(
@@ -76,14 +123,15 @@ async def list_contacts(
                 func.lower(contacts.c.name).like(like),
                 contacts.c.email.like(like),
                 func.lower(contacts.c.company).like(like),
+                func.lower(companies.c.name).like(like),
             )
         )
     async with rt.engine.connect() as conn:
-        total = int(await conn.scalar(select(func.count()).select_from(contacts).where(*where)) or 0)
+        counted = CONTACT_ROWS.with_only_columns(func.count()).where(*where)
+        total = int(await conn.scalar(counted) or 0)
         rows = (
             await conn.execute(
-                select(contacts)
-                .where(*where)
+                CONTACT_ROWS.where(*where)
                 .order_by(func.lower(contacts.c.name), contacts.c.email)
                 .limit(limit)
                 .offset(offset)
@@ -97,7 +145,7 @@ async def get_contact_row(rt: Runtime, caller: Caller, contact_id: int) -> Any:
     async with rt.engine.connect() as conn:
         row = (
             await conn.execute(
-                select(contacts).where(contacts.c.id == contact_id, contacts.c.team_id == caller.team_id)
+                CONTACT_ROWS.where(contacts.c.id == contact_id, contacts.c.team_id == caller.team_id)
             )
         ).first()
     if row is None:
@@ -128,6 +176,15 @@ async def ensure_contacts(conn: AsyncConnection, team_id: int, people: Iterable[
         return {}
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stamp = now()
+    before = set(
+        (
+            await conn.execute(
+                select(contacts.c.email).where(
+                    contacts.c.team_id == team_id, contacts.c.email.in_(list(by_email))
+                )
+            )
+        ).scalars()
+    )
     await conn.execute(
         insert(contacts)
         .values(
@@ -143,4 +200,7 @@ async def ensure_contacts(conn: AsyncConnection, team_id: int, people: Iterable[
             contacts.c.team_id == team_id, contacts.c.email.in_(list(by_email))
         )
     )
-    return {r.email: r.id for r in rows}
+    ids = {r.email: r.id for r in rows}
+    # Contacts made just now join their domain's company (a new business domain creates it).
+    await assign_by_domain(conn, team_id, {i: e for e, i in ids.items() if e not in before})
+    return ids

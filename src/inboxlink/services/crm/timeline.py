@@ -18,6 +18,7 @@ from inboxlink.domain.models import Address, Attachment
 from inboxlink.domain.tracking import logged_scope
 from inboxlink.mime.parse import TRUNCATED
 from inboxlink.services.crm.contacts import contact_addresses, ensure_contacts
+from inboxlink.services.crm.record_links import email_record_ids, log_on_records
 from inboxlink.services.errors import NotFound
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
@@ -53,6 +54,10 @@ class NewEmail:
     extra_contact_ids: Sequence[int] = field(default=())
     # Whether replies to this email's Message-ID are logged (false for forwarded originals).
     track: bool = True
+    # Companies and deals it is sent from (crm.record_links adds its contacts' companies and, for a
+    # reply, the conversation's records).
+    company_ids: Sequence[int] = ()
+    deal_ids: Sequence[int] = ()
     # DKIM/SPF verdict on BCC-logged mail (None: not checked) and its reason.
     sender_verified: bool | None = None
     sender_verification: str | None = None
@@ -195,6 +200,16 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         await conn.execute(
             email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
         )
+    await log_on_records(
+        conn,
+        team_id=new.team_id,
+        email_id=email_id,
+        contact_ids=sorted(linked),
+        joined_thread=new.thread_id,
+        company_ids=new.company_ids,
+        deal_ids=new.deal_ids,
+        infer_deal=new.source == "bcc",
+    )
     scope = logged_scope(new.source, new.user_id, new.inbox_id)
     if new.message_id and new.track and scope is not None:
         await track_ids(conn, new.team_id, email_id, [new.message_id], scope)
@@ -246,6 +261,7 @@ async def email_views(
             select(attachments).where(attachments.c.email_id.in_(email_ids)).order_by(attachments.c.id)
         )
     ).all()
+    companies_of, deals_of = await email_record_ids(conn, email_ids)
     contacts_of: dict[int, list[int]] = {}
     for link in links:
         contacts_of.setdefault(link.email_id, []).append(link.contact_id)
@@ -280,6 +296,8 @@ async def email_views(
             "created_at": iso(r.created_at),
             "attachments": files_of.get(r.id, []),
             "contact_ids": sorted(contacts_of.get(r.id, [])),
+            "company_ids": companies_of.get(r.id, []),
+            "deal_ids": deals_of.get(r.id, []),
             "sent_folder_copy": r.sent_folder_copy,
             "source": r.source,
             "problems": r.problems,

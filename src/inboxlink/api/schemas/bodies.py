@@ -51,7 +51,10 @@ class ContactCreate(Body):
 
     email: Address
     name: Name | None = None
-    company: Name | None = None
+    company: Annotated[
+        Name | None, Field(description="a company name; used when the address's domain names no company")
+    ] = None
+    company_id: Annotated[Id | None, Field(description="put the contact in this company")] = None
 
 
 class Recipient(Body):
@@ -101,6 +104,10 @@ class EmailCreate(Body):
     attachments: list[AttachmentIn] | None = None
     contact_id: Id | None = None
     in_reply_to_email_id: Annotated[Id | None, Field(description="answer this logged email")] = None
+    company_id: Annotated[Id | None, Field(description="sent from this company's record: logged on it")] = (
+        None
+    )
+    deal_id: Annotated[Id | None, Field(description="sent from this deal's record: logged on it")] = None
 
 
 class Relink(Body):
@@ -109,6 +116,8 @@ class Relink(Body):
     contact_id: Id | None = None
     from_contact_id: Id | None = None
     thread_id: ThreadRef | None = None
+    company_id: Annotated[Id | None, Field(description="also file it on this company")] = None
+    deal_id: Annotated[Id | None, Field(description="also file it on this deal")] = None
 
 
 class OAuthStart(Body):

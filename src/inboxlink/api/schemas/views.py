@@ -60,6 +60,8 @@ class EmailView(View):
         description="BCC-logged mail: DKIM or SPF proved the From domain sent it (false: unverified); null: not checked"
     )
     sender_verification: str | None = Field(description="why sender_verified is what it is")
+    company_ids: list[int] = Field(default_factory=list, description="the companies it is logged on")
+    deal_ids: list[int] = Field(default_factory=list, description="the deals it is logged on")
 
 
 class Move(View):
@@ -110,7 +112,8 @@ class Contact(View):
     id: int
     email: str
     name: str
-    company: str
+    company: str = Field(description="the company's name (or the free text typed before companies existed)")
+    company_id: int | None = Field(default=None, description="the company the contact belongs to")
     created_at: Timestamp | None
 
 

@@ -17,6 +17,7 @@ from inboxlink.mime.sanitize import sanitize_html
 from inboxlink.services.accounts.inboxes import owned_inbox_row
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.contacts import get_contact_row
+from inboxlink.services.crm.deals import sent_from_records
 from inboxlink.services.crm.timeline import NewEmail, email_views, store_email, team_email_row
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.mail.replies import parent_facts
@@ -123,6 +124,7 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
     contact_id = db_int(body.get("contact_id"), field="contact_id")
     if contact_id is not None:
         await get_contact_row(rt, caller, contact_id)  # 404 for another team's contact
+    company_ids, deal_ids = await sent_from_records(rt, caller, body)  # sent from a company/deal
 
     parent = await _reply_parent(rt, caller, body.get("in_reply_to_email_id"))
     if parent is not None and not subject.strip():
@@ -195,6 +197,8 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
                 in_reply_to=parent.message_id if parent is not None else None,
                 references=message.references,
                 contact_addresses=[*to, *cc, *bcc],
+                company_ids=company_ids,
+                deal_ids=deal_ids,
             ),
         )
         await conn.execute(

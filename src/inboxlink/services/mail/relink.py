@@ -9,6 +9,8 @@ from sqlalchemy import delete, select
 
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.contacts import get_contact_row
+from inboxlink.services.crm.deals import sent_from_records
+from inboxlink.services.crm.record_links import add_links
 from inboxlink.services.crm.timeline import email_views, team_email_row
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
@@ -23,8 +25,12 @@ async def relink_email(rt: Runtime, caller: Caller, email_id: int, body: dict[st
     to_contact = db_int(body.get("contact_id"), field="contact_id")
     from_contact = db_int(body.get("from_contact_id"), field="from_contact_id")
     wanted_thread = body.get("thread_id")
-    if to_contact is None and wanted_thread is None:
-        raise ServiceError("field_required", "Say where the email goes: contact_id and/or thread_id.")
+    # "File on this company/deal": added to what the email is on (issue 13).
+    company_ids, deal_ids = await sent_from_records(rt, caller, body)
+    if to_contact is None and wanted_thread is None and not company_ids and not deal_ids:
+        raise ServiceError(
+            "field_required", "Say where the email goes: contact_id, thread_id, company_id and/or deal_id."
+        )
     if to_contact is not None:
         await get_contact_row(rt, caller, to_contact)
     async with rt.engine.begin() as conn:
@@ -63,6 +69,7 @@ async def relink_email(rt: Runtime, caller: Caller, email_id: int, body: dict[st
                 email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(after)]
             )
         await conn.execute(emails.update().where(emails.c.id == email_id).values(thread_id=thread_id))
+        await add_links(conn, email_id, company_ids, deal_ids)
         await conn.execute(
             email_moves.insert().values(
                 team_id=caller.team_id,

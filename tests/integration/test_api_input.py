@@ -225,7 +225,7 @@ async def test_views_keep_every_field_the_services_give(app: support.TestApp) ->
     created = (
         await user.post("/api/v1/contacts", {"email": "v@prospect.test", "name": "V", "company": "Co"})
     ).json()
-    assert set(created) == {"id", "email", "name", "company", "created_at"}
+    assert set(created) == {"id", "email", "name", "company", "company_id", "created_at"}
     listed = (await user.get("/api/v1/contacts")).json()
     assert listed == {"items": [created], "total": 1}
     assert (await user.get(f"/api/v1/contacts/{created['id']}/emails")).json() == {

@@ -12,7 +12,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from inboxlink.services.platform.runtime import Runtime
-from inboxlink.web import auth_routes, compose_routes, contact_routes, events, oauth_routes, settings_routes
+from inboxlink.web import (
+    auth_routes,
+    company_routes,
+    compose_routes,
+    contact_routes,
+    deal_routes,
+    events,
+    oauth_routes,
+    search_routes,
+    settings_routes,
+)
 from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
 from inboxlink.web.render import STATIC_DIR, Pages
 from inboxlink.web.security import Signer, SignInThrottle, derive_key
@@ -28,7 +38,16 @@ def install(app: FastAPI) -> None:
     signer = Signer(derive_key(rt))
     web = WebState(rt=rt, signer=signer, pages=Pages(rt, signer), throttle=SignInThrottle())
     app.state.web = web
-    for module in (auth_routes, contact_routes, compose_routes, settings_routes, oauth_routes, events):
+    crm_pages = (company_routes, deal_routes, search_routes)
+    for module in (
+        auth_routes,
+        contact_routes,
+        compose_routes,
+        settings_routes,
+        oauth_routes,
+        events,
+        *crm_pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

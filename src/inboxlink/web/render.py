@@ -35,7 +35,7 @@ CSP = (
 
 def _asset_version() -> str:
     digest = hashlib.sha256()
-    for name in ("app.css", "app.js"):
+    for name in ("app.css", "app.js", "crm.js"):
         digest.update((STATIC_DIR / name).read_bytes())
     return digest.hexdigest()[:10]
 

@@ -204,3 +204,21 @@ async def ensure_contacts(conn: AsyncConnection, team_id: int, people: Iterable[
     # Contacts made just now join their domain's company (a new business domain creates it).
     await assign_by_domain(conn, team_id, {i: e for e, i in ids.items() if e not in before})
     return ids
+
+
+async def update_contact(
+    rt: Runtime, caller: Caller, contact_id: int, body: dict[str, Any]
+) -> dict[str, object]:
+    """`name` and/or `company_id` (null: in no company)."""
+    await get_contact_row(rt, caller, contact_id)
+    async with rt.engine.begin() as conn:
+        if body.get("name") is not None:
+            await conn.execute(
+                contacts.update().where(contacts.c.id == contact_id).values(name=_text(body, "name"))
+            )
+        if "company_id" in body:
+            company_id = db_int(body["company_id"], field="company_id")
+            if company_id is not None:
+                await team_company_id(conn, caller.team_id, company_id)
+            await link_contact(conn, contact_id, company_id)
+    return await get_contact(rt, caller, contact_id)

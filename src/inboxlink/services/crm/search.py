@@ -11,7 +11,7 @@ from inboxlink.services.crm.contacts import list_contacts
 from inboxlink.services.crm.deals import list_deals
 from inboxlink.services.platform.runtime import Runtime, iso
 from inboxlink.services.validation import has_surrogates
-from inboxlink.storage.tables import emails
+from inboxlink.storage.tables import email_contacts, emails
 
 PER_KIND = 6
 
@@ -47,12 +47,18 @@ async def search(
                 .limit(per_kind)
             )
         ).all()
+        links = await conn.execute(
+            select(email_contacts.c.email_id, func.min(email_contacts.c.contact_id).label("contact_id"))
+            .where(email_contacts.c.email_id.in_([r.id for r in rows]))
+            .group_by(email_contacts.c.email_id)
+        )
+        first_contact = {link.email_id: link.contact_id for link in links}
     found = [
         {
             "id": r.id,
             "subject": r.subject,
             "from": r.from_email,
-            "thread_id": r.thread_id,
+            "contact_id": first_contact.get(r.id),  # the record the web UI shows it on
             "created_at": iso(r.created_at),
         }
         for r in rows

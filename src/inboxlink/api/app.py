@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from inboxlink import __version__, web
 from inboxlink.api import errors
 from inboxlink.api.company_routes import router as company_router
+from inboxlink.api.csv_routes import router as csv_router
 from inboxlink.api.deal_routes import router as deal_router
 from inboxlink.api.limits import BodyLimit
 from inboxlink.api.oauth_routes import router as oauth_router
@@ -25,6 +26,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(company_router)
     app.include_router(deal_router)
+    app.include_router(csv_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.
     app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)

@@ -84,3 +84,11 @@ email_deals = Table(
     Column("deal_id", ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_email_deals_deal", "deal_id"),
 )
+
+# What a CSV import brings beyond the contacts table's columns (HubSpot's phone column).
+contact_extras = Table(
+    "contact_extras",
+    metadata,
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("phone", String(40), nullable=False, server_default=""),
+)

@@ -19,6 +19,7 @@ from inboxlink.web import (
     contact_routes,
     deal_routes,
     events,
+    import_routes,
     oauth_routes,
     search_routes,
     settings_routes,
@@ -38,7 +39,7 @@ def install(app: FastAPI) -> None:
     signer = Signer(derive_key(rt))
     web = WebState(rt=rt, signer=signer, pages=Pages(rt, signer), throttle=SignInThrottle())
     app.state.web = web
-    crm_pages = (company_routes, deal_routes, search_routes)
+    crm_pages = (company_routes, deal_routes, search_routes, import_routes)
     for module in (
         auth_routes,
         contact_routes,

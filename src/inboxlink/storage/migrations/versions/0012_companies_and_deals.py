@@ -3,6 +3,7 @@ deal_contacts, email_companies, email_deals; contacts' free-text company becomes
 
 Revision ID: 0012
 Revises: 0008
+(also contact_extras: the phone a CSV import brings)
 Create Date: 2026-12-02 12:50:00
 """
 
@@ -107,6 +108,13 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint(a, b, name=f"pk_{name}"),
         )
         op.create_index(ix, name, [b])
+    op.create_table(
+        "contact_extras",
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("phone", sa.String(40), server_default="", nullable=False),
+        _fk("contact_id", "contacts", "contact_extras", "CASCADE"),
+        sa.PrimaryKeyConstraint("contact_id", name="pk_contact_extras"),
+    )
     _companies_from_contacts()
 
 
@@ -166,6 +174,7 @@ def _companies_from_contacts() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("contact_extras")
     for name in ("email_deals", "email_companies", "deal_contacts", "deals", "pipelines"):
         op.drop_table(name)
     op.drop_table("contact_companies")

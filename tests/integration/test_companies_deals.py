@@ -8,10 +8,13 @@ from typing import Any
 
 from inboxlink.domain.models import Address
 from inboxlink.services.crm.timeline import NewEmail, store_email
+from tests.integration import crm_backends
 from tests.integration.test_bcc import bcc_address, listening, message, send
 from tests.support.app import wait_for
 from tests.support.flows import connect, inbound, monitor_connected, wait_sent
 from tests.support.replies import deliver_reply
+
+app = crm_backends.app  # these tests run on SQLite and on PostgreSQL
 
 
 async def _log(app: Any, user: Any, sender: str, subject: str) -> int:

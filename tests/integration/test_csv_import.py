@@ -7,7 +7,10 @@ import csv
 import io
 import re
 
+from tests.integration import crm_backends
 from tests.support.web import sign_in
+
+app = crm_backends.app  # these tests run on SQLite and on PostgreSQL
 
 CONTACTS = (
     "Email,First Name,Last Name,Company Name,Company Domain Name,Phone Number\r\n"

@@ -59,8 +59,10 @@ async def create_company_row(
         _insert(conn)(company_domains)
         .values(team_id=team_id, domain=domain, company_id=company_id)
         .on_conflict_do_nothing(index_elements=["team_id", "domain"])
+        .returning(company_domains.c.company_id)
     )
-    if claimed.rowcount == 0:
+    # RETURNING, not rowcount: psycopg reports a row for a conflicting INSERT … DO NOTHING here.
+    if claimed.first() is None:
         await conn.execute(companies.delete().where(companies.c.id == company_id))
         return None
     return company_id

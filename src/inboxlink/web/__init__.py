@@ -2,6 +2,7 @@
 
 `install(app)` mounts it on the FastAPI app that `api.app.create_app` built (the runtime is in
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
+/companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
 /settings (inboxes, BCC address); /events is the SSE feed; /static holds app.css and app.js.
 """
 

@@ -8,14 +8,15 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.peers.dovecot import MAIL_UID, MailServer
-from tests.peers.provider_smtp import ProviderSmtp
+from tests.peers.dovecot import MAIL_UID, MailServer, start_mail_server
+from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
 from tests.support.app import TestApp, TestUser
 from tests.support.mail import inbox_body
 from tests.support.replies import make_reply
@@ -111,6 +112,31 @@ def _raise_inotify_limit() -> str:
         return "ok (no sysctl binary: wrote /proc/sys directly)"
     except OSError as exc:
         return f"failed ({exc})"
+
+
+# ---- the peers ----------------------------------------------------------------------------------
+
+
+def with_peers(prefix: str, body: Callable[[MailServer, ProviderSmtp, Path], Awaitable[None]]) -> None:
+    """Start Dovecot and the provider SMTP in a fresh temp dir, run `body(server, provider, data_dir)`
+    with SSL_CERT_FILE trusting them, then stop both. A failure is reported, not raised: a
+    benchmark exits 0."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    started = time.monotonic()
+    server = start_mail_server(base / "dovecot")
+    provider: ProviderSmtp | None = None
+    try:
+        provider = start_provider_smtp(server)
+        os.environ["SSL_CERT_FILE"] = server.ca_file  # inboxlink verifies the peers' certificate
+        asyncio.run(body(server, provider, base / "data"))
+    except Exception as exc:  # a benchmark reports and exits 0
+        print(f"\nbenchmark aborted: {exc!r}\n{server.log_tail(20)}")
+    finally:
+        if provider is not None:
+            provider.stop()
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"\ntotal run time {time.monotonic() - started:.0f} s")
 
 
 # ---- the CRM side -------------------------------------------------------------------------------

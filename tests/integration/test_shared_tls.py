@@ -32,9 +32,7 @@ def _swap_in(bundle: Path, source: str) -> None:
     os.utime(bundle)
 
 
-async def test_one_context_for_every_connection(
-    mail_server: MailServer, trust_test_ca: str
-) -> None:
+async def test_one_context_for_every_connection(mail_server: MailServer, trust_test_ca: str) -> None:
     store = TrustStore()
     assert all([await _connects(mail_server, store) for _ in range(3)])
     assert store.context() is store.context()

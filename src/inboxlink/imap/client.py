@@ -171,7 +171,7 @@ class ImapClient:
             if not found:
                 raise ProtocolError("CAPABILITY answered without capabilities")
             caps = frozenset().union(*found)
-        self.capabilities = caps
+        self.capabilities = _shared(caps)
         self._conn.nonsync_limit = 1 << 62 if "LITERAL+" in caps else 4096 if "LITERAL-" in caps else 0
 
     # ---- authentication ---------------------------------------------------------------------
@@ -365,6 +365,20 @@ class ImapClient:
             failed.args = (f"{name} failed: {failed.server_text or tagged.status}",)
             raise failed
         return untagged, tagged
+
+
+# Every session to one server announces the same ~40 capabilities: one frozenset for all of them
+# (~4 KiB per inbox otherwise). Bounded: a server varying its list cannot grow it.
+_CAPABILITY_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(caps: frozenset[str]) -> frozenset[str]:
+    if (known := _CAPABILITY_SETS.get(caps)) is not None:
+        return known
+    if len(_CAPABILITY_SETS) >= 256:
+        _CAPABILITY_SETS.clear()
+    _CAPABILITY_SETS[caps] = caps
+    return caps
 
 
 def _b64_text(challenge: str) -> str:

@@ -66,7 +66,11 @@ class TrustStore:
             if self._context is not None and signature == self._signature:
                 return self._context
             digest = _digest(cafile)
-            if self._context is None or digest != self._digest or signature[:2] != (self._signature or ())[:2]:
+            if (
+                self._context is None
+                or digest != self._digest
+                or signature[:2] != (self._signature or ())[:2]
+            ):
                 self._context = ssl.create_default_context()
                 self.builds += 1
             self._signature, self._digest = signature, digest

@@ -287,7 +287,10 @@ def main() -> None:
         finally:
             server.stop()
     # Per session that reached IDLE (all of them, unless the run says otherwise).
-    per = {k: (v["after"] - v["before"]) / max(1, v["sessions"]) for k, v in (("floor", base), ("inboxlink", ours))}
+    per = {
+        k: (v["after"] - v["before"]) / max(1, v["sessions"])
+        for k, v in (("floor", base), ("inboxlink", ours))
+    }
     print(
         f"floor (bare asyncio TLS + IDLE): {base['sessions']}/{args.n} idle, RSS {base['before'] / 1024:.0f} → {base['after'] / 1024:.0f} MiB: {per['floor']:.1f} KiB per inbox"
     )

@@ -2,7 +2,7 @@
 
 Only what the product uses (greeting, CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE XOAUTH2, ENABLE,
 LIST, SELECT/EXAMINE with CONDSTORE, UID SEARCH, UID FETCH, UID STORE, (UID) EXPUNGE, APPEND, IDLE,
-NOOP, LOGOUT). Parsing is
+NOTIFY SET, NOOP, LOGOUT). Parsing is
 in `protocol`, encoding in `commands`, the byte stream in `transport`; this module decides what a
 response means (which error, which typed result).
 
@@ -39,6 +39,7 @@ from .commands import (
     expunge_args,
     flag_list,
     format_internal_date,
+    notify_set_args,
     store_flags_args,
     validate_fetch_fields,
     validate_sequence_set,
@@ -88,7 +89,8 @@ class ImapClient:
     @property
     def pending_exists(self) -> bool:
         """An untagged EXISTS arrived since the caller last reset this: during any command but
-        SELECT/EXAMINE (whose EXISTS is the answer), idle() and noop() included. A monitor resets it
+        SELECT/EXAMINE (whose EXISTS is the answer), idle() and noop() included; or, after
+        notify_set(), an untagged STATUS (news of a watched mailbox other than the selected one). A monitor resets it
         before fetching and checks it before going back to IDLE, so mail that lands mid-fetch is
         not left waiting for the next push."""
         return self._conn.pending_exists
@@ -318,6 +320,14 @@ class ImapClient:
         if "IDLE" not in self.capabilities:
             raise CapabilityMissing("the server does not support IDLE")
         return await self._conn.idle(timeout)
+
+    async def notify_set(self, mailbox: str | None) -> None:
+        """NOTIFY SET (RFC 5465): from now on the server reports new/expunged messages of the
+        selected mailbox and of `mailbox` (an untagged STATUS, which also sets pending_exists) on
+        this connection, in IDLE or during any command. CapabilityMissing where not offered."""
+        if "NOTIFY" not in self.capabilities:
+            raise CapabilityMissing("the server does not support NOTIFY")
+        await self._checked(notify_set_args(None if mailbox is None else encode_mailbox(mailbox)))
 
     async def noop(self) -> list[str]:
         untagged, _ = await self._checked(["NOOP"])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .commands import Arg, encode_command
 from .errors import CommandFailed, ConnectionFailed, NotImapServer, ProtocolError, ServerBye
-from .protocol import Continuation, Exists, Fetch, Response, ResponseReader, StatusResponse
+from .protocol import Continuation, Exists, Fetch, MailboxStatus, Response, ResponseReader, StatusResponse
 
 __all__ = ["Connection", "untagged_text"]
 
@@ -163,6 +163,8 @@ class Connection:
     def _note(self, resp: Response, solicited_exists: bool) -> str:
         """Record what an untagged response means for the session; return it as text."""
         if type(resp) is Exists and not solicited_exists:
+            self.pending_exists = True
+        elif type(resp) is MailboxStatus:  # NOTIFY's news of another mailbox (we never ask STATUS)
             self.pending_exists = True
         elif type(resp) is StatusResponse and resp.status == "BYE":
             raise ServerBye("the server closed the session", server_text=resp.text)

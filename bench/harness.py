@@ -4,6 +4,7 @@ and setting up N monitored conversations through the API."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tests.peers.dovecot import MAIL_UID, MailServer, start_mail_server
 from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
@@ -137,6 +139,55 @@ def with_peers(prefix: str, body: Callable[[MailServer, ProviderSmtp, Path], Awa
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
     print(f"\ntotal run time {time.monotonic() - started:.0f} s")
+
+
+# ---- inboxes straight into the database ----------------------------------------------------------
+
+
+async def insert_inboxes(
+    rt: Any, port: int, accounts: list[tuple[str, str]], sent_folder: str | None = None
+) -> tuple[int, list[int]]:
+    """A team, its owner and one connected TLS inbox per (address, password) on localhost:`port`,
+    written directly (no connect probe): (team id, inbox ids). For benchmarks of the monitors."""
+    from sqlalchemy import insert
+
+    from inboxlink.services.platform.runtime import now
+    from inboxlink.storage.tables import inboxes, teams, users
+
+    async with rt.engine.begin() as conn:
+        team = (
+            await conn.execute(insert(teams).values(name="bench", created_at=now()))
+        ).inserted_primary_key[0]
+        owner = await conn.execute(
+            insert(users).values(
+                team_id=team,
+                email="owner@bench.test",
+                password_hash="x",
+                bcc_token=secrets.token_hex(16),
+                created_at=now(),
+            )
+        )
+        rows = [
+            {
+                "team_id": team,
+                "user_id": owner.inserted_primary_key[0],
+                "email": address,
+                "username": address,
+                "secret": rt.box.encrypt(json.dumps({"password": password}).encode()),
+                "imap_host": "localhost",
+                "imap_port": port,
+                "imap_security": "tls",
+                "smtp_host": "localhost",
+                "smtp_port": 25,
+                "smtp_security": "none",
+                "status": "connected",
+                "sent_folder": sent_folder,
+                "created_at": now(),
+            }
+            for address, password in accounts
+        ]
+        ids = [(await conn.execute(insert(inboxes).values(**row))).inserted_primary_key[0] for row in rows]
+    return int(team), [int(i) for i in ids]
 
 
 # ---- the CRM side -------------------------------------------------------------------------------

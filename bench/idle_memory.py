@@ -110,54 +110,17 @@ async def floor(port: int, accounts: list[tuple[str, str]]) -> dict[str, int]:
 async def inboxlink(
     port: int, accounts: list[tuple[str, str]], data_dir: Path, trace: bool
 ) -> dict[str, int]:
-    from sqlalchemy import insert
-
+    from bench.harness import insert_inboxes
     from inboxlink.config import load_settings
     from inboxlink.imap.transport import Connection
-    from inboxlink.services.platform.runtime import Runtime, now
+    from inboxlink.services.platform.runtime import Runtime
     from inboxlink.storage.db import migrate
-    from inboxlink.storage.tables import inboxes, teams, users
     from inboxlink.sync.supervisor import Supervisor
 
     settings = load_settings({"INBOXLINK_DATA_DIR": str(data_dir), "INBOXLINK_ALLOW_PRIVATE_HOSTS": "1"})
     await asyncio.to_thread(migrate, settings.database_url)
     rt = Runtime.create(settings)
-    async with rt.engine.begin() as conn:
-        team = (
-            await conn.execute(insert(teams).values(name="bench", created_at=now()))
-        ).inserted_primary_key[0]
-        user = (
-            await conn.execute(
-                insert(users).values(
-                    team_id=team,
-                    email="owner@bench.test",
-                    password_hash="x",
-                    bcc_token=secrets.token_hex(16),
-                    created_at=now(),
-                )
-            )
-        ).inserted_primary_key[0]
-        await conn.execute(
-            insert(inboxes),
-            [
-                {
-                    "team_id": team,
-                    "user_id": user,
-                    "email": address,
-                    "username": address,
-                    "secret": rt.box.encrypt(json.dumps({"password": password}).encode()),
-                    "imap_host": "localhost",
-                    "imap_port": port,
-                    "imap_security": "tls",
-                    "smtp_host": "localhost",
-                    "smtp_port": 25,
-                    "smtp_security": "none",
-                    "status": "connected",
-                    "created_at": now(),
-                }
-                for address, password in accounts
-            ],
-        )
+    await insert_inboxes(rt, port, accounts)
     idling = 0
     original = Connection._idle
 

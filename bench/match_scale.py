@@ -67,7 +67,7 @@ def load(url: str, size: int, start: int) -> tuple[int, int]:
         email = conn.execute(text("SELECT id FROM emails")).scalar()
     for lo in range(start, size, BATCH):
         rows = [
-            {"team_id": team, "message_id": f"<tracked-{i}@bench.example>", "scope": TEAM, "email_id": email}
+            {"team_id": team, "message_id": f"tracked-{i}@bench.example", "scope": TEAM, "email_id": email}
             for i in range(lo, min(size, lo + BATCH))
         ]
         with engine.begin() as conn:
@@ -86,7 +86,7 @@ async def measure(url: str, team: int, size: int, messages: int, rounds: int) ->
         for r in range(rounds):
             started = time.perf_counter()
             for m in range(messages):
-                hit = f"<tracked-{(m * 7919 + r) % size}@bench.example>"
+                hit = f"tracked-{(m * 7919 + r) % size}@bench.example"
                 ids = [
                     f"<new-{r}-{m}@elsewhere>",
                     hit if m % 2 else f"<other-{m}@x>",

@@ -157,7 +157,7 @@ def test_counters_and_search() -> None:
 
 def test_unknown_untagged_kept_raw() -> None:
     status, ident, vanished = feed(b'* STATUS "INBOX" (MESSAGES 3)\r\n* ID NIL\r\n* 3 VANISHED\r\n')
-    # STATUS is typed now (NOTIFY brings it unasked): tests/unit/imap/test_notify.py
+    # STATUS is typed now (NOTIFY brings it unasked): tests/unit/imap/test_notify_protocol.py
     assert (
         status == MailboxStatus("INBOX", (("MESSAGES", 3),))
         and status.raw == b'* STATUS "INBOX" (MESSAGES 3)'

@@ -35,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bench.harness import insert_inboxes  # noqa: E402
+from bench.harness import insert_inboxes, sent_email_row  # noqa: E402
 from inboxlink.config import load_settings  # noqa: E402
 from inboxlink.domain.tracking import TEAM  # noqa: E402
 from inboxlink.services.platform.runtime import Runtime, now  # noqa: E402
@@ -118,20 +118,9 @@ async def run(server: MailServer, data_dir: Path, count: int, replies: int) -> N
         for mid in tracked:
             email = await conn.execute(
                 insert(emails).values(
-                    team_id=team,
-                    inbox_id=inbox_id,
-                    thread_id=thread,
-                    message_id=mid,
-                    dedupe_key=mid,
-                    direction="outbound",
-                    status="sent",
-                    to_addrs=[{"email": "client@prospect.test"}],
-                    cc_addrs=[],
-                    bcc_addrs=[],
-                    references=[],
-                    problems=[],
-                    source="crm",
-                    created_at=now(),
+                    **sent_email_row(
+                        team, thread, mid, inbox_id=inbox_id, to_addrs=[{"email": "client@prospect.test"}]
+                    )
                 )
             )
             await conn.execute(

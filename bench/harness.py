@@ -190,6 +190,17 @@ async def insert_inboxes(
     return int(team), [int(i) for i in ids]
 
 
+def sent_email_row(team_id: int, thread_id: int, message_id: str, **extra: Any) -> dict[str, Any]:
+    """The columns of a CRM email already sent (for benchmarks that write the database directly)."""
+    from inboxlink.services.platform.runtime import now
+
+    return {
+        "team_id": team_id, "thread_id": thread_id, "message_id": message_id, "dedupe_key": message_id,
+        "direction": "outbound", "status": "sent", "to_addrs": [], "cc_addrs": [], "bcc_addrs": [],
+        "references": [], "problems": [], "source": "crm", "created_at": now(), **extra,
+    }  # fmt: skip
+
+
 # ---- the CRM side -------------------------------------------------------------------------------
 
 

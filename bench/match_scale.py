@@ -27,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 from sqlalchemy import create_engine as create_sync_engine  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
+from bench.harness import sent_email_row  # noqa: E402
 from inboxlink.domain.tracking import TEAM, visible_scopes  # noqa: E402
 from inboxlink.services.mail.replies import lookup_tracked  # noqa: E402
 from inboxlink.services.platform.runtime import now  # noqa: E402
@@ -47,23 +48,7 @@ def load(url: str, size: int, start: int) -> tuple[int, int]:
             thread = conn.execute(
                 insert(threads).values(team_id=team, created_at=now())
             ).inserted_primary_key[0]
-            conn.execute(
-                insert(emails).values(
-                    team_id=team,
-                    thread_id=thread,
-                    message_id="<anchor@bench>",
-                    dedupe_key="anchor",
-                    direction="outbound",
-                    status="sent",
-                    to_addrs=[],
-                    cc_addrs=[],
-                    bcc_addrs=[],
-                    references=[],
-                    problems=[],
-                    source="crm",
-                    created_at=now(),
-                )
-            )
+            conn.execute(insert(emails).values(**sent_email_row(team, thread, "anchor@bench")))
         email = conn.execute(text("SELECT id FROM emails")).scalar()
     for lo in range(start, size, BATCH):
         rows = [

@@ -65,3 +65,12 @@ async def test_pointing_ssl_cert_file_elsewhere_is_honoured(
     assert not await _connects(mail_server, store)
     monkeypatch.setenv("SSL_CERT_FILE", mail_server.ca_file)
     assert await _connects(mail_server, store)
+
+
+async def test_https_clients_get_a_context_of_their_own(mail_server: MailServer, trust_test_ca: str) -> None:
+    # httpx sets ALPN ("http/1.1") on the context it is given: that must not reach a mail server.
+    store = TrustStore()
+    https = store.context("https")
+    https.set_alpn_protocols(["http/1.1"])
+    assert store.context() is not https and store.context("https") is https
+    assert await _connects(mail_server, store)

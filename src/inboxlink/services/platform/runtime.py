@@ -105,6 +105,10 @@ class Runtime:
         # Shared by every connection; rebuilt when SSL_CERT_FILE (or its contents) changes.
         return self.trust.context()
 
+    def https_context(self) -> ssl.SSLContext:
+        # Its own: httpx sets ALPN ("http/1.1") on the context it gets, which mail servers must not see.
+        return self.trust.context("https")
+
     async def close(self) -> None:
         await asyncio.to_thread(self.parser.close)
         # A check cut off by its time limit may still wait on DNS: do not wait for it on the way out.

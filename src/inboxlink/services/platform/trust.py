@@ -9,6 +9,9 @@ A renewed bundle must still be honoured without a restart: every `context()` cal
 bundle's identity (path from SSL_CERT_FILE/SSL_CERT_DIR or OpenSSL's default, plus the file's
 mtime, size and inode: one `stat`, microseconds), and only when that changed hashes the contents; a
 different hash builds a new context. Connections already open keep the context they were made with.
+
+One context per *purpose* as well: httpx (httpcore) sets ALPN protocols ("http/1.1") on the context
+it is given, which must never reach an IMAP or SMTP server, so HTTPS clients get a context of their own.
 """
 
 from __future__ import annotations
@@ -56,22 +59,20 @@ class TrustStore:
         self._lock = threading.Lock()
         self._signature: _Signature | None = None
         self._digest: bytes | None = None
-        self._context: ssl.SSLContext | None = None
+        self._contexts: dict[str, ssl.SSLContext] = {}
         self.builds = 0  # how many contexts were built (tests and the memory bench read it)
 
-    def context(self) -> ssl.SSLContext:
+    def context(self, purpose: str = "mail") -> ssl.SSLContext:
+        """The shared context for `purpose` ("mail": IMAP/SMTP; "https": HTTP clients)."""
         cafile, capath = _bundle_paths()
         signature = _signature(cafile, capath)
         with self._lock:
-            if self._context is not None and signature == self._signature:
-                return self._context
-            digest = _digest(cafile)
-            if (
-                self._context is None
-                or digest != self._digest
-                or signature[:2] != (self._signature or ())[:2]
-            ):
-                self._context = ssl.create_default_context()
+            if signature != self._signature:
+                digest = _digest(cafile)
+                if digest != self._digest or signature[:2] != (self._signature or ())[:2]:
+                    self._contexts.clear()  # a new bundle: every purpose builds afresh
+                self._signature, self._digest = signature, digest
+            if (context := self._contexts.get(purpose)) is None:
+                context = self._contexts[purpose] = ssl.create_default_context()
                 self.builds += 1
-            self._signature, self._digest = signature, digest
-            return self._context
+            return context

@@ -1,6 +1,6 @@
 """One inbox's monitor: connect, follow INBOX (and the Sent folder) from the stored cursors, log the
 replies, then wait in IDLE (or poll where the server has no IDLE). Where the server offers NOTIFY
-(RFC 5465), the same connection also reports new mail in Sent, so Sent is not polled.
+(RFC 5465), the same connection also reports new mail in Sent, so Sent need not wait for the poll.
 
 Per wake-up, for each folder: SELECT (read-only, CONDSTORE when offered) → compare with the cursor
 (UIDVALIDITY, last UID) → UID FETCH the new messages' match headers only → look the candidate ids up
@@ -44,7 +44,7 @@ class InboxMonitor:
         self.sessions = 0  # sessions opened so far: a reconnect shows as a new one
         self.folder_syncs = 0  # completed folder passes (lets tests wait for "looked again")
         self.waiting = False  # in IDLE or the poll's sleep: what woke it next is news, not a pass
-        self.notify = False  # the server reports Sent on this connection (NOTIFY), no Sent poll
+        self.notify = False  # the server reports Sent on this connection (NOTIFY): no waiting for the poll
         self._failing_since: float | None = None
         self.scanner = FolderScanner(rt)
 
@@ -120,7 +120,7 @@ class InboxMonitor:
             condstore = "CONDSTORE" in client.capabilities
             if condstore and "ENABLE" in client.capabilities:
                 await client.enable("CONDSTORE")  # SELECT (CONDSTORE) works without it too
-            notify = self.notify = await self._notify(client, inbox)
+            self.notify = await self._notify(client, inbox)
             last_sync_note = 0.0
             while not self.stopping.is_set():
                 # Sent first, on every pass: a reply may answer the user's own follow-up, which must
@@ -154,7 +154,7 @@ class InboxMonitor:
                 refresh_in = await credentials.refresh_due_in(self.rt, inbox)
                 self.waiting = True
                 try:
-                    await self._wait_for_news(client, refresh_in, notify)
+                    await self._wait_for_news(client, refresh_in)
                 finally:
                     self.waiting = False
                 await credentials.refresh_if_due(self.rt, inbox)
@@ -186,12 +186,10 @@ class InboxMonitor:
             return False
         return True
 
-    async def _wait_for_news(
-        self, client: imap.ImapClient, refresh_in: float | None = None, notify: bool = False
-    ) -> None:
-        # With NOTIFY the server tells us about Sent too: no poll needed, only the IDLE restart.
-        idle_restart, poll = self.rt.settings.idle_restart, self.rt.settings.poll_interval
-        timeout = idle_restart if notify else min(idle_restart, poll)
+    async def _wait_for_news(self, client: imap.ImapClient, refresh_in: float | None = None) -> None:
+        # The poll stays with NOTIFY too, as a backstop (a missed push costs one interval, not
+        # an IDLE restart); NOTIFY's news of Sent wakes the IDLE long before it.
+        timeout = min(self.rt.settings.idle_restart, self.rt.settings.poll_interval)
         if refresh_in is not None:
             timeout = max(1.0, min(timeout, refresh_in))
         if "IDLE" in client.capabilities:

@@ -4,18 +4,21 @@ and setting up N monitored conversations through the API."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from tests.peers.dovecot import MAIL_UID, MailServer
-from tests.peers.provider_smtp import ProviderSmtp
+from tests.peers.dovecot import MAIL_UID, MailServer, start_mail_server
+from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
 from tests.support.app import TestApp, TestUser
 from tests.support.mail import inbox_body
 from tests.support.replies import make_reply
@@ -111,6 +114,91 @@ def _raise_inotify_limit() -> str:
         return "ok (no sysctl binary: wrote /proc/sys directly)"
     except OSError as exc:
         return f"failed ({exc})"
+
+
+# ---- the peers ----------------------------------------------------------------------------------
+
+
+def with_peers(prefix: str, body: Callable[[MailServer, ProviderSmtp, Path], Awaitable[None]]) -> None:
+    """Start Dovecot and the provider SMTP in a fresh temp dir, run `body(server, provider, data_dir)`
+    with SSL_CERT_FILE trusting them, then stop both. A failure is reported, not raised: a
+    benchmark exits 0."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    started = time.monotonic()
+    server = start_mail_server(base / "dovecot")
+    provider: ProviderSmtp | None = None
+    try:
+        provider = start_provider_smtp(server)
+        os.environ["SSL_CERT_FILE"] = server.ca_file  # inboxlink verifies the peers' certificate
+        asyncio.run(body(server, provider, base / "data"))
+    except Exception as exc:  # a benchmark reports and exits 0
+        print(f"\nbenchmark aborted: {exc!r}\n{server.log_tail(20)}")
+    finally:
+        if provider is not None:
+            provider.stop()
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"\ntotal run time {time.monotonic() - started:.0f} s")
+
+
+# ---- inboxes straight into the database ----------------------------------------------------------
+
+
+async def insert_inboxes(
+    rt: Any, port: int, accounts: list[tuple[str, str]], sent_folder: str | None = None
+) -> tuple[int, list[int]]:
+    """A team, its owner and one connected TLS inbox per (address, password) on localhost:`port`,
+    written directly (no connect probe): (team id, inbox ids). For benchmarks of the monitors."""
+    from sqlalchemy import insert
+
+    from inboxlink.services.platform.runtime import now
+    from inboxlink.storage.tables import inboxes, teams, users
+
+    async with rt.engine.begin() as conn:
+        team = (
+            await conn.execute(insert(teams).values(name="bench", created_at=now()))
+        ).inserted_primary_key[0]
+        owner = await conn.execute(
+            insert(users).values(
+                team_id=team,
+                email="owner@bench.test",
+                password_hash="x",
+                bcc_token=secrets.token_hex(16),
+                created_at=now(),
+            )
+        )
+        rows = [
+            {
+                "team_id": team,
+                "user_id": owner.inserted_primary_key[0],
+                "email": address,
+                "username": address,
+                "secret": rt.box.encrypt(json.dumps({"password": password}).encode()),
+                "imap_host": "localhost",
+                "imap_port": port,
+                "imap_security": "tls",
+                "smtp_host": "localhost",
+                "smtp_port": 25,
+                "smtp_security": "none",
+                "status": "connected",
+                "sent_folder": sent_folder,
+                "created_at": now(),
+            }
+            for address, password in accounts
+        ]
+        ids = [(await conn.execute(insert(inboxes).values(**row))).inserted_primary_key[0] for row in rows]
+    return int(team), [int(i) for i in ids]
+
+
+def sent_email_row(team_id: int, thread_id: int, message_id: str, **extra: Any) -> dict[str, Any]:
+    """The columns of a CRM email already sent (for benchmarks that write the database directly)."""
+    from inboxlink.services.platform.runtime import now
+
+    return {
+        "team_id": team_id, "thread_id": thread_id, "message_id": message_id, "dedupe_key": message_id,
+        "direction": "outbound", "status": "sent", "to_addrs": [], "cc_addrs": [], "bcc_addrs": [],
+        "references": [], "problems": [], "source": "crm", "created_at": now(), **extra,
+    }  # fmt: skip
 
 
 # ---- the CRM side -------------------------------------------------------------------------------

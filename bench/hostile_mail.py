@@ -32,11 +32,9 @@ import argparse
 import asyncio
 import logging
 import os
-import shutil
 import smtplib
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,13 +43,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import Conversation, set_up_conversations, until
+from bench.harness import Conversation, set_up_conversations, until, with_peers
 from inboxlink.bcc import BccListener
 from inboxlink.domain.models import ParsedMessage
 from inboxlink.mime.parse import parse_message
 from inboxlink.services.platform.parse_pool import ParsePool
-from tests.peers.dovecot import MailServer, start_mail_server
-from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
+from tests.peers.dovecot import MailServer
+from tests.peers.provider_smtp import ProviderSmtp
 from tests.support.app import TestApp, TestUser, running_app
 from tests.support.hostile import big_html, many_cc, many_parts
 from tests.support.replies import make_reply
@@ -275,22 +273,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"parsing in: {args.parse_in}; {os.cpu_count()} cores")
-    base = Path(tempfile.mkdtemp(prefix="inboxlink-hostile-"))
-    started = time.monotonic()
-    server = start_mail_server(base / "dovecot")
-    provider: ProviderSmtp | None = None
-    try:
-        provider = start_provider_smtp(server)
-        os.environ["SSL_CERT_FILE"] = server.ca_file  # inboxlink verifies the peers' certificate
-        asyncio.run(run(server, provider, base / "data", args))
-    except Exception as exc:  # a benchmark reports and exits 0
-        print(f"\nbenchmark aborted: {exc!r}\n{server.log_tail(20)}")
-    finally:
-        if provider is not None:
-            provider.stop()
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
-    print(f"\ntotal run time {time.monotonic() - started:.0f} s")
+    with_peers("inboxlink-hostile-", lambda server, provider, data: run(server, provider, data, args))
 
 
 if __name__ == "__main__":

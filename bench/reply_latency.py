@@ -28,19 +28,16 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import Conversation, check_inotify, set_up_conversations
-from tests.peers.dovecot import MailServer, start_mail_server
-from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
+from bench.harness import Conversation, check_inotify, set_up_conversations, with_peers
+from tests.peers.dovecot import MailServer
+from tests.peers.provider_smtp import ProviderSmtp
 from tests.support.app import TestUser, running_app
 from tests.support.replies import make_reply
 
@@ -258,22 +255,7 @@ def main() -> None:
 
     # each monitor's IDLE session, the probe's, plus sessions the send worker opens briefly
     check_inotify(args.inboxes + 5, not args.no_sysctl)
-    base = Path(tempfile.mkdtemp(prefix="inboxlink-latency-"))
-    started = time.monotonic()
-    server = start_mail_server(base / "dovecot")
-    provider: ProviderSmtp | None = None
-    try:
-        provider = start_provider_smtp(server)
-        os.environ["SSL_CERT_FILE"] = server.ca_file  # inboxlink verifies the peers' certificate
-        asyncio.run(run(server, provider, base / "data", args))
-    except Exception as exc:  # a benchmark reports and exits 0
-        print(f"\nbenchmark aborted: {exc!r}\n{server.log_tail(20)}")
-    finally:
-        if provider is not None:
-            provider.stop()
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
-    print(f"\ntotal run time {time.monotonic() - started:.0f} s")
+    with_peers("inboxlink-latency-", lambda server, provider, data: run(server, provider, data, args))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Only what the product uses (greeting, CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE XOAUTH2, ENABLE,
 LIST, SELECT/EXAMINE with CONDSTORE, UID SEARCH, UID FETCH, UID STORE, (UID) EXPUNGE, APPEND, IDLE,
-NOOP, LOGOUT). Parsing is
+NOTIFY SET, NOOP, LOGOUT). Parsing is
 in `protocol`, encoding in `commands`, the byte stream in `transport`; this module decides what a
 response means (which error, which typed result).
 
@@ -39,6 +39,7 @@ from .commands import (
     expunge_args,
     flag_list,
     format_internal_date,
+    notify_set_args,
     store_flags_args,
     validate_fetch_fields,
     validate_sequence_set,
@@ -88,7 +89,8 @@ class ImapClient:
     @property
     def pending_exists(self) -> bool:
         """An untagged EXISTS arrived since the caller last reset this: during any command but
-        SELECT/EXAMINE (whose EXISTS is the answer), idle() and noop() included. A monitor resets it
+        SELECT/EXAMINE (whose EXISTS is the answer), idle() and noop() included; or, after
+        notify_set(), an untagged STATUS (news of a watched mailbox other than the selected one). A monitor resets it
         before fetching and checks it before going back to IDLE, so mail that lands mid-fetch is
         not left waiting for the next push."""
         return self._conn.pending_exists
@@ -171,7 +173,7 @@ class ImapClient:
             if not found:
                 raise ProtocolError("CAPABILITY answered without capabilities")
             caps = frozenset().union(*found)
-        self.capabilities = caps
+        self.capabilities = _shared(caps)
         self._conn.nonsync_limit = 1 << 62 if "LITERAL+" in caps else 4096 if "LITERAL-" in caps else 0
 
     # ---- authentication ---------------------------------------------------------------------
@@ -319,6 +321,14 @@ class ImapClient:
             raise CapabilityMissing("the server does not support IDLE")
         return await self._conn.idle(timeout)
 
+    async def notify_set(self, mailbox: str | None) -> None:
+        """NOTIFY SET (RFC 5465): from now on the server reports new/expunged messages of the
+        selected mailbox and of `mailbox` (an untagged STATUS, which also sets pending_exists) on
+        this connection, in IDLE or during any command. CapabilityMissing where not offered."""
+        if "NOTIFY" not in self.capabilities:
+            raise CapabilityMissing("the server does not support NOTIFY")
+        await self._checked(notify_set_args(None if mailbox is None else encode_mailbox(mailbox)))
+
     async def noop(self) -> list[str]:
         untagged, _ = await self._checked(["NOOP"])
         return [untagged_text(r) for r in untagged]
@@ -365,6 +375,20 @@ class ImapClient:
             failed.args = (f"{name} failed: {failed.server_text or tagged.status}",)
             raise failed
         return untagged, tagged
+
+
+# Every session to one server announces the same ~40 capabilities: one frozenset for all of them
+# (~4 KiB per inbox otherwise). Bounded: a server varying its list cannot grow it.
+_CAPABILITY_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(caps: frozenset[str]) -> frozenset[str]:
+    if (known := _CAPABILITY_SETS.get(caps)) is not None:
+        return known
+    if len(_CAPABILITY_SETS) >= 256:
+        _CAPABILITY_SETS.clear()
+    _CAPABILITY_SETS[caps] = caps
+    return caps
 
 
 def _b64_text(challenge: str) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "expunge_args",
     "flag_list",
     "format_internal_date",
+    "notify_set_args",
     "store_flags_args",
     "validate_fetch_fields",
     "validate_sequence_set",
@@ -147,3 +148,15 @@ def expunge_args(uid_set: str | None) -> list[Arg]:
     """UID EXPUNGE of `uid_set` (RFC 4315 UIDPLUS: only those messages), or plain EXPUNGE (every
     message flagged \\Deleted in the selected mailbox) when `uid_set` is None."""
     return ["EXPUNGE"] if uid_set is None else ["UID", "EXPUNGE", validate_sequence_set(uid_set)]
+
+
+def notify_set_args(mailbox: str | None) -> list[Arg]:
+    """NOTIFY SET (RFC 5465): new and expunged messages in the selected mailbox (as IDLE reports
+    them) and in `mailbox` (already modified-UTF-7 encoded; the monitor's Sent folder), which the
+    server then announces with an untagged STATUS. MessageNew and MessageExpunge go together (RFC
+    5465 §5 requires both when either is asked for)."""
+    events = "(MessageNew MessageExpunge)"
+    args: list[Arg] = ["NOTIFY", "SET", f"(SELECTED {events})"]
+    if mailbox is not None:
+        args += ["(MAILBOXES", String(mailbox), f"{events})"]
+    return args

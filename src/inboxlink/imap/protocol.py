@@ -33,6 +33,7 @@ from .responses import (
     Fetch,
     Flags,
     ListEntry,
+    MailboxStatus,
     Recent,
     Response,
     Search,
@@ -51,6 +52,7 @@ __all__ = [
     "Fetch",
     "Flags",
     "ListEntry",
+    "MailboxStatus",
     "Recent",
     "Response",
     "ResponseReader",
@@ -301,7 +303,27 @@ def parse_response(segments: list[bytes], literals: list[bytes]) -> Response:
         return Flags(_flags(values[0] if values else None), first)
     if name == "LIST":
         return _list(segments, literals, len(first) - len(tail))
+    if name == "STATUS":
+        return _mailbox_status(segments, literals, len(first) - len(tail))
     return Untagged(name, first)
+
+
+def _mailbox_status(segments: list[bytes], literals: list[bytes], offset: int) -> MailboxStatus:
+    values = parse_values(segments, literals, offset)
+    if len(values) != 2 or not isinstance(values[1], list) or not isinstance(values[0], (str, bytes)):
+        raise ProtocolError("a malformed STATUS response")
+    raw_name = values[0].encode("utf-8") if isinstance(values[0], str) else values[0]
+    try:
+        name = decode_mailbox(raw_name)
+    except (ValueError, UnicodeDecodeError):
+        name = raw_name.decode("utf-8", "replace")
+    attrs = values[1]
+    items: list[tuple[str, int]] = []
+    for i in range(0, len(attrs) - 1, 2):
+        key, value = attrs[i], attrs[i + 1]
+        if isinstance(key, str) and isinstance(value, str) and value.isdigit():  # others: not ours
+            items.append((key.upper(), int(value)))
+    return MailboxStatus(name, tuple(items), segments[0])
 
 
 def _list(segments: list[bytes], literals: list[bytes], offset: int) -> ListEntry:

@@ -120,8 +120,21 @@ class Fetch:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxStatus:
+    """`* STATUS mailbox (MESSAGES n UIDNEXT n ...)`: the answer to STATUS, or, with NOTIFY (RFC
+    5465), the server's news that a watched mailbox other than the selected one changed."""
+
+    mailbox: str
+    items: tuple[tuple[str, int], ...]
+    raw: bytes = _RAW
+
+    def get(self, name: str) -> int | None:
+        return next((value for key, value in self.items if key == name), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Untagged:
-    """Any other untagged response (STATUS, NAMESPACE, ID, VANISHED, ...), kept raw."""
+    """Any other untagged response (NAMESPACE, ID, VANISHED, ...), kept raw."""
 
     name: str
     raw: bytes = _RAW
@@ -139,5 +152,6 @@ Response = (
     | Search
     | ListEntry
     | Fetch
+    | MailboxStatus
     | Untagged
 )

@@ -10,13 +10,14 @@ an unknown state, so the connection is marked broken and every later call raises
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import logging
 import ssl
 from collections.abc import Callable
 
 from .commands import Arg, encode_command
 from .errors import CommandFailed, ConnectionFailed, NotImapServer, ProtocolError, ServerBye
-from .protocol import Continuation, Exists, Fetch, Response, ResponseReader, StatusResponse
+from .protocol import Continuation, Exists, Fetch, MailboxStatus, Response, ResponseReader, StatusResponse
 
 __all__ = ["Connection", "untagged_text"]
 
@@ -24,6 +25,15 @@ log = logging.getLogger("inboxlink.imap")
 
 _READ_SIZE = 1 << 18
 STREAM_LIMIT = 1 << 22  # asyncio's buffer limit for the connection (pauses reading beyond 2x)
+# asyncio's TLS layer (sslproto) reads the socket into a buffer of its own, allocated when the
+# connection is made and kept for its whole life: 256 KiB by default, most of an idle session's
+# memory (bench/idle_memory.py). One TLS record (16 KiB + overhead) is all one decrypt step needs,
+# and a 100k-header scan loses nothing measurable by reading one record per recv. Growing it per
+# busy connection and shrinking it for IDLE was tried: the freed 256 KiB blocks stay in the heap
+# (fragmentation), ~20 KiB per inbox worse than never growing. Set on the class because the buffer
+# is allocated before any code of ours sees the protocol; aiosmtplib's connections get it too.
+TLS_READ_BUFFER = 16 * 1024 + 512
+asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
 def untagged_text(resp: Response) -> str:
@@ -153,6 +163,8 @@ class Connection:
     def _note(self, resp: Response, solicited_exists: bool) -> str:
         """Record what an untagged response means for the session; return it as text."""
         if type(resp) is Exists and not solicited_exists:
+            self.pending_exists = True
+        elif type(resp) is MailboxStatus:  # NOTIFY's news of another mailbox (we never ask STATUS)
             self.pending_exists = True
         elif type(resp) is StatusResponse and resp.status == "BYE":
             raise ServerBye("the server closed the session", server_text=resp.text)

@@ -1,5 +1,6 @@
 """One inbox's monitor: connect, follow INBOX (and the Sent folder) from the stored cursors, log the
-replies, then wait in IDLE (or poll where the server has no IDLE).
+replies, then wait in IDLE (or poll where the server has no IDLE). Where the server offers NOTIFY
+(RFC 5465), the same connection also reports new mail in Sent, so Sent need not wait for the poll.
 
 Per wake-up, for each folder: SELECT (read-only, CONDSTORE when offered) → compare with the cursor
 (UIDVALIDITY, last UID) → UID FETCH the new messages' match headers only → look the candidate ids up
@@ -42,6 +43,8 @@ class InboxMonitor:
         self.connected = asyncio.Event()  # set while a session is up (tests and status use it)
         self.sessions = 0  # sessions opened so far: a reconnect shows as a new one
         self.folder_syncs = 0  # completed folder passes (lets tests wait for "looked again")
+        self.waiting = False  # in IDLE or the poll's sleep: what woke it next is news, not a pass
+        self.notify = False  # the server reports Sent on this connection (NOTIFY): no waiting for the poll
         self._failing_since: float | None = None
         self.scanner = FolderScanner(rt)
 
@@ -117,6 +120,7 @@ class InboxMonitor:
             condstore = "CONDSTORE" in client.capabilities
             if condstore and "ENABLE" in client.capabilities:
                 await client.enable("CONDSTORE")  # SELECT (CONDSTORE) works without it too
+            self.notify = await self._notify(client, inbox)
             last_sync_note = 0.0
             while not self.stopping.is_set():
                 # Sent first, on every pass: a reply may answer the user's own follow-up, which must
@@ -147,7 +151,12 @@ class InboxMonitor:
                 if client.pending_exists:
                     continue
                 # OAuth: wake up to refresh the access token shortly before it expires.
-                await self._wait_for_news(client, await credentials.refresh_due_in(self.rt, inbox))
+                refresh_in = await credentials.refresh_due_in(self.rt, inbox)
+                self.waiting = True
+                try:
+                    await self._wait_for_news(client, refresh_in)
+                finally:
+                    self.waiting = False
                 await credentials.refresh_if_due(self.rt, inbox)
         finally:
             self.connected.clear()
@@ -164,7 +173,22 @@ class InboxMonitor:
         }:
             await health.mark_reconnected(self.rt, inbox.id)
 
+    async def _notify(self, client: imap.ImapClient, inbox: Any) -> bool:
+        """Where the server offers NOTIFY (RFC 5465), have it report new mail in Sent as well as in
+        the selected INBOX on this one connection: the user's own follow-up from their mail client
+        is then logged within a push, not at the next poll of Sent. False: keep polling Sent."""
+        if "NOTIFY" not in client.capabilities or "IDLE" not in client.capabilities:
+            return False
+        try:
+            await client.notify_set(inbox.sent_folder)
+        except imap.CommandFailed as exc:  # e.g. a Sent folder NOTIFY refuses: the poll still works
+            log.info("inbox %s: NOTIFY refused (%s); polling the Sent folder", inbox.id, exc)
+            return False
+        return True
+
     async def _wait_for_news(self, client: imap.ImapClient, refresh_in: float | None = None) -> None:
+        # The poll stays with NOTIFY too, as a backstop (a missed push costs one interval, not
+        # an IDLE restart); NOTIFY's news of Sent wakes the IDLE long before it.
         timeout = min(self.rt.settings.idle_restart, self.rt.settings.poll_interval)
         if refresh_in is not None:
             timeout = max(1.0, min(timeout, refresh_in))

@@ -236,7 +236,7 @@ async def _complete(rt: Runtime, state: Any, query: Mapping[str, str]) -> Outcom
             code=code,
             verifier=rt.box.decrypt(state.verifier).decode(),
             redirect_uri=redirect_uri(rt),
-            ssl_context=rt.ssl_context(),
+            ssl_context=rt.https_context(),
         )
     except oauth_client.TokenRefused as exc:
         return Outcome(

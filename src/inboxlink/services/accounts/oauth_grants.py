@@ -152,7 +152,7 @@ async def _refresh(rt: Runtime, inbox: Any, grant: Any, refresh_token: str) -> s
             client_id=client.client_id,
             client_secret=client.client_secret,
             refresh_token=refresh_token,
-            ssl_context=rt.ssl_context(),
+            ssl_context=rt.https_context(),
         )
     except oauth_client.TokenRefused as exc:
         await _release(rt, grant)

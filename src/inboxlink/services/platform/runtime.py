@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inboxlink.config import Settings
 from inboxlink.domain.attempts import SlidingWindow
 from inboxlink.services.platform.parse_pool import ParsePool
+from inboxlink.services.platform.trust import TrustStore
 from inboxlink.storage.blobs import BlobStore
 from inboxlink.storage.db import create_engine
 from inboxlink.storage.secretbox import SecretBox
@@ -87,6 +88,8 @@ class Runtime:
     checks: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="inboxlink-verify")
     )
+    # The shared TLS context (services.platform.trust): one per CA bundle, not one per connection.
+    trust: TrustStore = field(default_factory=TrustStore)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -99,8 +102,12 @@ class Runtime:
         )
 
     def ssl_context(self) -> ssl.SSLContext:
-        # Built per connection so a changed SSL_CERT_FILE (e.g. a renewed CA bundle) is honoured.
-        return ssl.create_default_context()
+        # Shared by every connection; rebuilt when SSL_CERT_FILE (or its contents) changes.
+        return self.trust.context()
+
+    def https_context(self) -> ssl.SSLContext:
+        # Its own: httpx sets ALPN ("http/1.1") on the context it gets, which mail servers must not see.
+        return self.trust.context("https")
 
     async def close(self) -> None:
         await asyncio.to_thread(self.parser.close)

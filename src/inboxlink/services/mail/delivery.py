@@ -202,6 +202,7 @@ async def copy_to_sent(rt: Runtime, inbox: Any, message_id: str, raw: bytes) -> 
     client = await _imap_session(rt, inbox)
     try:
         if not await _in_folder(client, folder, message_id):
+            await client.unselect()  # never APPEND into the mailbox selected read-only (Courier)
             await client.append(folder, raw, flags=("\\Seen",))
         return str(folder)
     finally:
@@ -277,18 +278,24 @@ async def _process_job(rt: Runtime, job: Job) -> None:
         await _fail_or_retry(rt, job, email, "smtp_unreachable", str(exc))
         return
     folder: str | None = None
+    warning = None
     try:
         folder = await copy_to_sent(rt, inbox, email.message_id, raw)
     except (imap.ImapError, credentials.GrantRevoked, credentials.TokenUnavailable) as exc:
-        # The mail went out; only the copy is missing. Say so instead of failing the send.
+        # The mail went out; only the copy is missing. Say so (with the server's words) instead
+        # of failing the send, and never as "no Sent folder": there is one, the copy failed.
         log.warning("inbox %s: copy to Sent failed: %s", inbox.id, exc)
-    warning = None
+        warning = {
+            "code": "sent_copy_failed",
+            "message": f"Sent, but the copy to your “{inbox.sent_folder}” folder failed: {exc}",
+        }
     if refused:
         # The others got it, so it is sent; the refusals stay visible on the email.
         listed = "; ".join(f"{a}: {r}" for a, r in refused.items())
         warning = {
             "code": "some_recipients_refused",
-            "message": f"Sent, but the mail server refused: {listed}",
+            "message": f"Sent, but the mail server refused: {listed}"
+            + (f" ({warning['message']})" if warning else ""),
         }
     await _finish(rt, job, email, status="sent", folder=folder, error=warning)
 

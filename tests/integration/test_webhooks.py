@@ -25,7 +25,11 @@ from tests.support.flows import start_conversation
 from tests.support.receiver import Receiver, start_receiver
 from tests.support.replies import deliver_reply
 
-FAST = {"INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "true", "INBOXLINK_WEBHOOK_RETRY_BASE": "0.05", "INBOXLINK_JOBS_POLL": "0.1"}
+FAST = {
+    "INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "true",
+    "INBOXLINK_WEBHOOK_RETRY_BASE": "0.05",
+    "INBOXLINK_JOBS_POLL": "0.1",
+}
 
 
 @pytest.fixture
@@ -95,7 +99,9 @@ async def test_reply_in_inbox_gives_one_signed_email_logged_only_to_its_team(
         assert len(receiver.requests) == 1
         assert other_receiver.requests == []  # the rival team's endpoint hears nothing of ours
         deliveries = (await boss.get(f"/api/v1/webhooks/{hook['id']}/deliveries")).json()["items"]
-        assert [(d["type"], d["status"], d["attempts"]) for d in deliveries] == [("email.logged", "delivered", 1)]
+        assert [(d["type"], d["status"], d["attempts"]) for d in deliveries] == [
+            ("email.logged", "delivered", 1)
+        ]
         feed = (await rival.get("/api/v1/events")).json()
         assert feed["items"] == []
     finally:
@@ -164,7 +170,9 @@ async def test_failed_after_the_window_then_retried_by_hand(tmp_path: Path, rece
             return items if items[0]["status"] == "failed" else None
 
         (gave_up,) = await wait_for(failed)
-        assert gave_up["last_error"] == "the receiver answered HTTP 500" and gave_up["last_status_code"] == 500
+        assert (
+            gave_up["last_error"] == "the receiver answered HTTP 500" and gave_up["last_status_code"] == 500
+        )
         receiver.default = 200
         again = await boss.post(f"/api/v1/webhooks/{hook['id']}/deliveries/{gave_up['id']}/retry")
         assert again.status_code == 200, again.text
@@ -192,7 +200,9 @@ async def test_private_and_plain_urls_are_refused_by_default(app: LiveApp) -> No
     bad = await boss.post("/api/v1/webhooks", {"url": "https://example.com/x", "events": ["email.exploded"]})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_field"
     seller = await app.user("seller@crm.test")
-    refused = await seller.post("/api/v1/webhooks", {"url": "https://example.com/x", "events": ["email.sent"]})
+    refused = await seller.post(
+        "/api/v1/webhooks", {"url": "https://example.com/x", "events": ["email.sent"]}
+    )
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
 
 
@@ -228,7 +238,9 @@ async def test_events_feed_pages_in_order_and_only_the_teams(app: LiveApp) -> No
     seen: list[int] = []
     cursor = None
     for _ in range(10):
-        page = (await boss.get("/api/v1/events", params={"limit": 3, **({"after": cursor} if cursor else {})})).json()
+        page = (
+            await boss.get("/api/v1/events", params={"limit": 3, **({"after": cursor} if cursor else {})})
+        ).json()
         seen += [item["data"]["id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if not page["has_more"]:

@@ -41,12 +41,14 @@ def start_receiver() -> Receiver:
     holder: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             receiver = holder["r"]
             status = receiver.next_status()
             with receiver.lock:
-                receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body, status))
+                receiver.requests.append(
+                    Received({k.lower(): v for k, v in self.headers.items()}, body, status)
+                )
             self.send_response(status)
             self.send_header("content-length", "2")
             self.end_headers()

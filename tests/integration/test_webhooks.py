@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 
@@ -24,6 +26,7 @@ from tests.support.app import running_app, wait_for
 from tests.support.flows import start_conversation
 from tests.support.receiver import Receiver, start_receiver
 from tests.support.replies import deliver_reply
+from tests.support.web import served, sign_in
 
 FAST = {
     "INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -275,3 +278,50 @@ async def test_rotated_secret_old_and_new_both_verify(hooked_app: LiveApp, recei
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     assert verified(hook["secret"], got)["data"] == {"id": 5}
     assert verified(rotated["secret"], got)["data"] == {"id": 5}
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF field"
+    return found.group(1)
+
+
+async def test_admin_page_adds_an_endpoint_and_sends_a_test_event(
+    hooked_app: LiveApp, receiver: Receiver
+) -> None:
+    await admin(hooked_app, "boss@crm.test")
+    await hooked_app.user("seller@crm.test")
+    async with served(hooked_app) as base, httpx.AsyncClient(base_url=base) as browser:
+        await sign_in(browser, "boss@crm.test")
+        settings = await browser.get("/settings")
+        assert 'href="/settings/webhooks"' in settings.text
+        page = await browser.get("/settings/webhooks")
+        added = await browser.post(
+            "/settings/webhooks",
+            data={
+                "url": receiver.url,
+                "events": ["email.logged", "inbox.disconnected"],
+                "csrf_token": _csrf(page.text),
+            },
+        )
+        assert added.status_code == 201
+        secret = re.search(r'id="webhook-secret">([^<]+)<', added.text)
+        assert secret and secret.group(1).startswith("whsec_")
+        hook_id = re.search(r'id="webhook-(\d+)"', added.text)
+        assert hook_id
+        sent = await browser.post(
+            f"/settings/webhooks/{hook_id.group(1)}/test", data={"csrf_token": _csrf(added.text)}
+        )
+        assert sent.status_code == 303
+        await wait_for(lambda: _count(receiver, 1))
+        assert verified(secret.group(1), receiver.requests[0])["type"] == "webhook.test"
+
+        async def listed() -> bool:
+            return 'data-delivery-status="delivered"' in (await browser.get("/settings/webhooks")).text
+
+        await wait_for(listed)
+        assert secret.group(1) not in (await browser.get("/settings/webhooks")).text  # shown once
+    async with served(hooked_app) as base, httpx.AsyncClient(base_url=base) as browser:
+        await sign_in(browser, "seller@crm.test")
+        assert (await browser.get("/settings/webhooks")).status_code == 404
+        assert 'href="/settings/webhooks"' not in (await browser.get("/settings")).text

@@ -32,10 +32,12 @@ def test_both_snippets_are_there() -> None:
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=["standardwebhooks", "stdlib"])
 def test_snippet_accepts_ours_and_refuses_tampering(snippet: str) -> None:
     scope: dict[str, Any] = {}
-    exec(compile(snippet, str(DOC), "exec"), scope)  # noqa: S102  (our own documentation)
+    exec(compile(snippet, str(DOC), "exec"), scope)
     verify = scope["verify"]
     secret, old = new_secret(), new_secret()
-    body = json.dumps({"type": "email.logged", "timestamp": "2026-12-02T00:00:00+00:00", "data": {"id": 1}}).encode()
+    body = json.dumps(
+        {"type": "email.logged", "timestamp": "2026-12-02T00:00:00+00:00", "data": {"id": 1}}
+    ).encode()
     assert verify(secret, _signed([secret], body), body)["data"] == {"id": 1}
     rotated = _signed([secret, old], body)  # during a rotation: either secret verifies
     assert verify(old, rotated, body)["type"] == "email.logged"

@@ -8,12 +8,17 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from inboxlink.api.deps import CallerDep, JsonRoute, RuntimeDep
-from inboxlink.api.schemas.types import ERROR_RESPONSES, Body, Text, Timestamp, View
+from inboxlink.api.schemas.types import ERROR_RESPONSES, Body, ErrorResponse, Text, Timestamp, View
 from inboxlink.services.accounts import webhooks
 from inboxlink.services.platform import events
 from inboxlink.services.validation import DbInt
 
-router = APIRouter(prefix="/api/v1", route_class=JsonRoute, responses=ERROR_RESPONSES)
+# Webhooks are managed by team administrators: 403 for other users.
+RESPONSES = {
+    **ERROR_RESPONSES,
+    403: {"model": ErrorResponse, "description": "the caller is not a team administrator"},
+}
+router = APIRouter(prefix="/api/v1", route_class=JsonRoute, responses=RESPONSES)
 
 EventType = Annotated[str, Field(max_length=40, examples=list(events.EVENT_TYPES))]
 

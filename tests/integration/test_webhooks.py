@@ -16,14 +16,17 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from inboxlink.services.accounts import webhook_delivery  # noqa: F401  (registers the job handler)
+from inboxlink.services.accounts import (
+    health,
+    webhook_delivery,  # noqa: F401  (registers the job handler)
+)
 from inboxlink.services.accounts.users import create_token, create_user
-from inboxlink.services.platform import events
+from inboxlink.services.platform import events, jobs
 from inboxlink.services.platform.jobs import JobRunner
 from tests.support.app import TestApp as LiveApp
 from tests.support.app import TestUser as ApiUser
 from tests.support.app import running_app, wait_for
-from tests.support.flows import start_conversation
+from tests.support.flows import connect, start_conversation
 from tests.support.receiver import Receiver, start_receiver
 from tests.support.replies import deliver_reply
 from tests.support.web import served, sign_in
@@ -88,6 +91,8 @@ async def test_reply_in_inbox_gives_one_signed_email_logged_only_to_its_team(
     try:
         rival = await admin(app, "boss@rival.test", team="rival")
         await subscribe(rival, other_receiver.url, list(events.EVENT_TYPES))
+        sent_receiver = start_receiver()
+        sent_hook = await subscribe(boss, sent_receiver.url, ["email.sent"])
         _user, _inbox, sent = await start_conversation(
             app, mail_server, provider_smtp, mail_user, to="client@prospect.test", subject="Our offer"
         )
@@ -107,6 +112,11 @@ async def test_reply_in_inbox_gives_one_signed_email_logged_only_to_its_team(
         ]
         feed = (await rival.get("/api/v1/events")).json()
         assert feed["items"] == []
+        await wait_for(lambda: _count(sent_receiver, 1))
+        sent_payload = verified(sent_hook["secret"], sent_receiver.requests[0])
+        assert sent_payload["type"] == "email.sent" and sent_payload["data"]["id"] == sent["id"]
+        assert sent_payload["data"]["status"] == "sent" and len(sent_receiver.requests) == 1
+        sent_receiver.close()
     finally:
         other_receiver.close()
 
@@ -325,3 +335,36 @@ async def test_admin_page_adds_an_endpoint_and_sends_a_test_event(
         await sign_in(browser, "seller@crm.test")
         assert (await browser.get("/settings/webhooks")).status_code == 404
         assert 'href="/settings/webhooks"' not in (await browser.get("/settings")).text
+
+
+async def test_inbox_disconnect_and_reconnect_are_events_once_each(
+    app: LiveApp, mail_server: Any, provider_smtp: Any, mail_user: Any
+) -> None:
+    user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+    await health.mark_disconnected(app.rt, inbox["id"], "auth_failed", "NO [AUTHENTICATIONFAILED]")
+    await health.mark_disconnected(app.rt, inbox["id"], "auth_failed", "NO again")  # already down: no event
+    resp = await user.put(f"/api/v1/inboxes/{inbox['id']}/credentials", {"password": mail_user.password})
+    assert resp.status_code == 200, resp.text  # the owner reconnects it
+    await health.mark_disconnected(app.rt, inbox["id"], "connection_failed", "timed out")
+    await health.mark_reconnected(app.rt, inbox["id"])  # the server answers again
+    await health.mark_reconnected(app.rt, inbox["id"])  # already connected: no event
+    feed = (await user.get("/api/v1/events")).json()["items"]
+    kinds = [(e["type"], e["data"]["id"], e["data"]["status"]) for e in feed]
+    assert kinds == [
+        ("inbox.disconnected", inbox["id"], "disconnected"),
+        ("inbox.reconnected", inbox["id"], "connected"),
+        ("inbox.disconnected", inbox["id"], "disconnected"),
+        ("inbox.reconnected", inbox["id"], "connected"),
+    ]
+    assert feed[0]["data"]["disconnect_reason"] == "auth_failed"
+    assert "secret" not in json.dumps(feed) and mail_user.password not in json.dumps(feed)
+
+
+async def test_events_past_retention_are_pruned(tmp_path: Path) -> None:
+    async with running_app(tmp_path / "data", worker=False, INBOXLINK_EVENTS_RETENTION_DAYS="0") as app:
+        boss = await admin(app, "boss@crm.test")
+        await record(app, boss.caller.team_id, "email.sent", {"id": 1})
+        assert len((await boss.get("/api/v1/events")).json()["items"]) == 1
+        with pytest.raises(jobs.Retry):  # periodic: it schedules its next run
+            await events.prune(app.rt, {})
+        assert (await boss.get("/api/v1/events")).json()["items"] == []

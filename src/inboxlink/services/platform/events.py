@@ -49,7 +49,8 @@ def event_id(row_id: int) -> str:
 
 async def record(rt: Runtime, conn: AsyncConnection, team_id: int, kind: str, data: dict[str, Any]) -> int:
     """The event, and a pending delivery for each webhook of the team that subscribed to it."""
-    assert kind in EVENT_TYPES, kind
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {kind!r}")
     stamp = now()
     result = await conn.execute(
         events.insert().values(team_id=team_id, type=kind, data=seal_data(rt, data), created_at=stamp)

@@ -368,3 +368,20 @@ async def test_events_past_retention_are_pruned(tmp_path: Path) -> None:
         with pytest.raises(jobs.Retry):  # periodic: it schedules its next run
             await events.prune(app.rt, {})
         assert (await boss.get("/api/v1/events")).json()["items"] == []
+
+
+async def test_https_receiver_by_name_with_a_verified_certificate(
+    hooked_app: LiveApp, mail_server: Any
+) -> None:
+    """https://localhost:PORT: resolved and checked, connected to by address, TLS verified for the name."""
+    secure = start_receiver(tls=(mail_server.ca_file, mail_server.key_file))
+    try:
+        boss = await admin(hooked_app, "boss@crm.test")
+        hook = await subscribe(boss, secure.url, ["email.sent"])
+        await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 3})
+        await wait_for(lambda: _count(secure, 1))
+        got = secure.requests[0]
+        assert got.headers["host"] == f"localhost:{secure.server.server_address[1]}"
+        assert verified(hook["secret"], got)["data"] == {"id": 3}
+    finally:
+        secure.close()

@@ -3,6 +3,7 @@ subprocess): records every request and answers with the next status of its scrip
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,9 +25,12 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    scheme: str = "http"
+    host: str = "127.0.0.1"
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        return f"{self.scheme}://{self.host}:{self.server.server_address[1]}/hooks"
 
     def next_status(self) -> int:
         with self.lock:
@@ -37,7 +41,8 @@ class Receiver:
         self.server.server_close()
 
 
-def start_receiver() -> Receiver:
+def start_receiver(tls: tuple[str, str] | None = None) -> Receiver:
+    """On 127.0.0.1; with `tls` (cert, key files) it speaks https."""
     holder: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -58,6 +63,12 @@ def start_receiver() -> Receiver:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     holder["r"] = receiver = Receiver(server)
+    if tls is not None:
+        receiver.scheme, receiver.host = "https", "localhost"  # the name the certificate is for
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver

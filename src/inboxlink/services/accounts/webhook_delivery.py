@@ -133,7 +133,12 @@ async def _record(rt: Runtime, delivery: Any, code: int | None, error: str | Non
 @jobs.register(events.DELIVER)
 async def deliver(rt: Runtime, payload: dict[str, Any]) -> None:
     webhook_id = int(payload["webhook_id"])
-    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as client:
+    # The installation's trust store (SSL_CERT_FILE honoured, as for the mail servers); no proxies
+    # from the environment: the connection must go to the address that was checked.
+    client = httpx.AsyncClient(
+        timeout=TIMEOUT, follow_redirects=False, trust_env=False, verify=rt.ssl_context()
+    )
+    async with client:
         for _ in range(BATCH):
             async with rt.engine.connect() as conn:
                 hook = (await conn.execute(select(webhooks).where(webhooks.c.id == webhook_id))).first()

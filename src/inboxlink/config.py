@@ -63,6 +63,18 @@ class Settings:
     dns_servers: tuple[tuple[str, int], ...] = ()
     # The configured OAuth providers ("google", "microsoft"): only these get buttons and routes.
     oauth: dict[str, OAuthClient] = field(default_factory=dict)
+    # Webhooks (docs/webhooks.md): http and loopback/private/link-local targets only when set.
+    webhook_allow_private: bool = False
+    # First retry delay of a failed webhook delivery (seconds; grows, jittered) and how long
+    # retries go on before the delivery is `failed`.
+    webhook_retry_base: float = 20.0
+    webhook_retry_window: float = 24 * 3600.0
+    # Events (the feed, the webhooks' source) are pruned after this many days.
+    events_retention_days: float = 30.0
+    # Durable jobs: seconds between polls when idle, and how long a claim lasts before another
+    # worker may take the job over (a worker killed mid-job).
+    jobs_poll: float = 1.0
+    jobs_lease: float = 60.0
 
     @property
     def attachments_dir(self) -> Path:
@@ -149,6 +161,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         bcc_verify=_choice("BCC_VERIFY", get("BCC_VERIFY", "auto"), ("auto", "on", "off")),
         dns_servers=_dns_servers(get("DNS_SERVERS", "")),
         oauth=load_oauth_clients(get),
+        webhook_allow_private=_flag(get("WEBHOOK_ALLOW_PRIVATE", "false")),
+        webhook_retry_base=number("WEBHOOK_RETRY_BASE", "20"),
+        webhook_retry_window=number("WEBHOOK_RETRY_WINDOW", str(24 * 3600)),
+        events_retention_days=number("EVENTS_RETENTION_DAYS", "30"),
+        jobs_poll=number("JOBS_POLL", "1"),
+        jobs_lease=number("JOBS_LEASE", "60"),
     )
 
 
@@ -174,7 +192,9 @@ def _endpoint_url(name: str, value: str) -> str:
     parts = urlsplit(value)
     loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        raise ConfigError(f"{PREFIX}{name} must be an https:// URL (plain http only to loopback), got {value!r}")
+        raise ConfigError(
+            f"{PREFIX}{name} must be an https:// URL (plain http only to loopback), got {value!r}"
+        )
     return value
 
 
@@ -191,7 +211,9 @@ def load_oauth_clients(get: Callable[[str, str], str]) -> dict[str, OAuthClient]
         tenant = get("OAUTH_MICROSOFT_TENANT", "common").strip() or "common"
         servers = {}
         for side, default in (("IMAP", provider.imap), ("SMTP", provider.smtp)):
-            host, port = _host_port(f"OAUTH_{p}_{side}", get(f"OAUTH_{p}_{side}", f"{default[0]}:{default[1]}"))
+            host, port = _host_port(
+                f"OAUTH_{p}_{side}", get(f"OAUTH_{p}_{side}", f"{default[0]}:{default[1]}")
+            )
             servers[side] = (host, port, security_for_port(port))
         clients[key] = OAuthClient(
             provider=key,
@@ -202,7 +224,8 @@ def load_oauth_clients(get: Callable[[str, str], str]) -> dict[str, OAuthClient]
                 get(f"OAUTH_{p}_AUTHORIZE_URL", provider.authorize_url.replace("{tenant}", tenant)),
             ),
             token_url=_endpoint_url(
-                f"OAUTH_{p}_TOKEN_URL", get(f"OAUTH_{p}_TOKEN_URL", provider.token_url.replace("{tenant}", tenant))
+                f"OAUTH_{p}_TOKEN_URL",
+                get(f"OAUTH_{p}_TOKEN_URL", provider.token_url.replace("{tenant}", tenant)),
             ),
             imap=servers["IMAP"],
             smtp=servers["SMTP"],

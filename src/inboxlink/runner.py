@@ -15,7 +15,10 @@ import uvicorn
 from inboxlink.api.app import create_app
 from inboxlink.bcc import BccListener
 from inboxlink.config import Settings
+from inboxlink.services.accounts import webhook_delivery  # noqa: F401  (registers its job handler)
+from inboxlink.services.platform import events as platform_events
 from inboxlink.services.platform.event_bridge import EventBridge
+from inboxlink.services.platform.jobs import JobRunner
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import migrate
 from inboxlink.sync.outbox_worker import OutboxWorker
@@ -51,6 +54,10 @@ async def run(settings: Settings, *, http: bool = True, bcc: bool = True) -> Non
 
     outbox = OutboxWorker(rt)
     start(outbox.run(), outbox.stop, "outbox")
+    # Durable jobs (webhook deliveries, event pruning): in every process, claimed by one of them.
+    await platform_events.schedule_prune(rt)
+    job_runner = JobRunner(rt)
+    start(job_runner.run(), job_runner.stop, "jobs")
     for extra in _optional_parts(rt, bcc=bcc):
         start(*extra)
     if http:

@@ -3,7 +3,8 @@
 `install(app)` mounts it on the FastAPI app that `api.app.create_app` built (the runtime is in
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
-/settings (inboxes, BCC address); /events is the SSE feed; /static holds app.css and app.js.
+/settings (inboxes, BCC address), /settings/webhooks (admins); /events is the SSE feed; /static
+holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from inboxlink.web import (
     oauth_routes,
     search_routes,
     settings_routes,
+    webhook_routes,
 )
 from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
 from inboxlink.web.render import STATIC_DIR, Pages
@@ -49,6 +51,7 @@ def install(app: FastAPI) -> None:
         oauth_routes,
         events,
         *crm_pages,
+        webhook_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from inboxlink.services.accounts.inboxes import inbox_view
 from inboxlink.services.accounts.users import Caller
+from inboxlink.services.platform import events
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.tables import inboxes, notifications
 
@@ -75,6 +77,9 @@ async def mark_disconnected(
                 last_error_at=stamp,
             )
         )
+        if not escalate:  # one event per disconnection (an escalation changes only the reason)
+            changed = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).one()
+            await events.record(rt, conn, row.team_id, "inbox.disconnected", inbox_view(changed))
         when = stamp.strftime("%Y-%m-%d %H:%M UTC")
         await conn.execute(
             notifications.insert().values(
@@ -141,7 +146,7 @@ async def list_notifications(
 async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
     """The server answered again after a long outage: connected, and the notification resolved."""
     async with rt.engine.begin() as conn:
-        await conn.execute(
+        changed = await conn.execute(
             inboxes.update()
             .where(inboxes.c.id == inbox_id, inboxes.c.status == "disconnected")
             .values(
@@ -153,6 +158,9 @@ async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
                 last_error_at=None,
             )
         )
+        if changed.rowcount == 1:
+            row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).one()
+            await events.record(rt, conn, row.team_id, "inbox.reconnected", inbox_view(row))
         await conn.execute(
             notifications.update()
             .where(notifications.c.inbox_id == inbox_id, notifications.c.resolved_at.is_(None))

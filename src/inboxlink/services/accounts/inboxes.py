@@ -25,6 +25,7 @@ from inboxlink.services.accounts.endpoints import (
 from inboxlink.services.accounts.probes import Probe, probe_imap, probe_smtp
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError, TooManyAttempts
+from inboxlink.services.platform import events
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import normalise_address, valid_unicode
 from inboxlink.smtp import SmtpServer
@@ -237,6 +238,8 @@ async def update_credentials(
         )
         await _start_cursors(conn, row.id, probe, keep_existing=True)
         fresh = (await conn.execute(select(inboxes).where(inboxes.c.id == row.id))).one()
+        if row.status == "disconnected":
+            await events.record(rt, conn, row.team_id, "inbox.reconnected", inbox_view(fresh))
     rt.connect_attempts.take_back(caller.user_id, attempt)
     rt.inboxes_changed.set()
     return inbox_view(fresh)

@@ -41,7 +41,13 @@ from inboxlink.domain.threads import Direction, decide_thread
 from inboxlink.domain.tracking import TEAM, inbox_scope, user_scope
 from inboxlink.mime.authors import HeaderBlockTooLarge, from_fields
 from inboxlink.mime.forwarded import parse_forwarded
-from inboxlink.services.crm.timeline import NewEmail, existing_email_id, prepare_email, store_email
+from inboxlink.services.crm.timeline import (
+    NewEmail,
+    email_views,
+    existing_email_id,
+    prepare_email,
+    store_email,
+)
 
 # The monitor's own helpers: "who is us" and "what do we know about the parent's thread" must give the
 # same answers for mail found in Sent and mail received by Bcc.
@@ -53,6 +59,7 @@ from inboxlink.services.mail.sender_auth import (
     verify_original,
     verify_sender,
 )
+from inboxlink.services.platform import events
 from inboxlink.services.platform.mail_parsing import parse_untrusted
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes, users
@@ -344,6 +351,8 @@ async def _write(rt: Runtime, user: BccUser, items: list[_Item]) -> BccResult:
                     await _place_in_thread(conn, user, item)
                     ids.append(await store_email(rt, conn, item.new))
                     written.append(index)
+                    (view,) = await email_views(rt, conn, user.team_id, [ids[-1]])
+                    await events.record(rt, conn, user.team_id, "email.logged", view)
             break
         except IntegrityError:
             # The same message arrived twice at once (or the monitor logged it from Sent meanwhile):

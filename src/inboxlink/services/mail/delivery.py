@@ -25,6 +25,8 @@ from inboxlink.domain.providers import OAUTH_PROVIDERS
 from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.services.accounts import credentials
 from inboxlink.services.accounts.health import mark_disconnected
+from inboxlink.services.crm.timeline import email_views
+from inboxlink.services.platform import events
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.smtp import (
     SmtpAuthFailed,
@@ -121,6 +123,10 @@ async def _finish(
                 sent_folder_copy=folder,
                 sent_at=now() if status == "sent" else None,
             )
+        )
+        (view,) = await email_views(rt, conn, email.team_id, [email.id])
+        await events.record(
+            rt, conn, email.team_id, "email.sent" if status == "sent" else "email.failed", view
         )
     rt.timeline.publish(email.team_id, {"type": "email", "email_id": email.id, "thread_id": email.thread_id})
 

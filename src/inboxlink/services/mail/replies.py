@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
 from inboxlink.domain.tracking import inbox_scope, scope_rank, user_scope, visible_scopes
-from inboxlink.services.crm.timeline import NewEmail, existing_email_id, store_email, track_ids
+from inboxlink.services.crm.timeline import NewEmail, email_views, existing_email_id, store_email, track_ids
+from inboxlink.services.platform import events
 from inboxlink.services.platform.mail_parsing import parse_untrusted
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import email_contacts, emails, folder_cursors, inboxes, tracked_ids, users
@@ -237,6 +238,8 @@ async def log_matched_message(
             if not_learned is not None:
                 new.track, new.problems = False, [*new.problems, not_learned]
             email_id = await store_email(rt, conn, new)
+            (view,) = await email_views(rt, conn, inbox.team_id, [email_id])
+            await events.record(rt, conn, inbox.team_id, "email.logged", view)
             await _write_cursor(conn, inbox.id, folder, advanced)
             await conn.execute(inboxes.update().where(inboxes.c.id == inbox.id).values(last_sync_at=now()))
     except IntegrityError:

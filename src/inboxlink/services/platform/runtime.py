@@ -77,6 +77,8 @@ class Runtime:
     blobs: BlobStore
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     inboxes_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Something was queued for the job runner (services.platform.jobs); it also polls.
+    jobs_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     timeline: TimelineEvents = field(default_factory=TimelineEvents)
     # Worker processes for parsing mail from outside (services.platform.mail_parsing); lazy.
     parser: ParsePool = field(default_factory=ParsePool)

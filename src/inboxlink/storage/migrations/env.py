@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from inboxlink.storage import crm_tables, platform_tables  # noqa: F401  (their tables join the metadata)
 from inboxlink.storage.tables import metadata
 
 config = context.config

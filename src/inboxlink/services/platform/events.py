@@ -1,0 +1,143 @@
+"""Events as rows: `email.logged`, `email.sent`, `email.failed`, `inbox.disconnected`,
+`inbox.reconnected`, written by `record` in the same transaction as the change they report, so an
+event exists exactly when its change was committed (nothing lost between a commit and a
+notification). The events feed (`GET /api/v1/events`) reads them; `record` also queues one
+delivery per subscribed webhook of the team, delivered by a job (services.accounts.webhook_delivery).
+
+`data` is the email or inbox object as the API shows it at that moment; it carries mail content,
+so it is sealed with the installation key like mail bodies. Events are pruned after
+`INBOXLINK_EVENTS_RETENTION_DAYS` by a periodic job."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inboxlink.services.errors import ServiceError
+from inboxlink.services.platform import jobs
+from inboxlink.services.platform.runtime import Runtime, iso, now
+from inboxlink.storage.db import new_id
+from inboxlink.storage.platform_tables import events, webhook_deliveries, webhooks
+
+EVENT_TYPES = ("email.logged", "email.sent", "email.failed", "inbox.disconnected", "inbox.reconnected")
+DELIVER = "webhook.deliver"
+PRUNE = "events.prune"
+TEST = "webhook.test"
+
+
+def webhook_job_key(webhook_id: int) -> str:
+    return f"webhook:{webhook_id}"
+
+
+def seal_data(rt: Runtime, data: dict[str, Any]) -> bytes:
+    return rt.box.encrypt(json.dumps(data, separators=(",", ":")).encode())
+
+
+def event_body(rt: Runtime, row: Any) -> dict[str, Any]:
+    """What a webhook receives and the feed lists: type, timestamp and the object."""
+    data = json.loads(rt.box.decrypt(bytes(row.data)))
+    return {"type": row.type, "timestamp": iso(row.created_at), "data": data}
+
+
+def event_id(row_id: int) -> str:
+    return f"evt_{row_id}"
+
+
+async def record(rt: Runtime, conn: AsyncConnection, team_id: int, kind: str, data: dict[str, Any]) -> int:
+    """The event, and a pending delivery for each webhook of the team that subscribed to it."""
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {kind!r}")
+    stamp = now()
+    result = await conn.execute(
+        events.insert().values(team_id=team_id, type=kind, data=seal_data(rt, data), created_at=stamp)
+    )
+    created = new_id(result)
+    hooks = (
+        await conn.execute(select(webhooks.c.id, webhooks.c.events).where(webhooks.c.team_id == team_id))
+    ).all()
+    for hook in hooks:
+        if kind not in hook.events:
+            continue
+        await conn.execute(
+            webhook_deliveries.insert().values(
+                webhook_id=hook.id,
+                event_id=created,
+                status="pending",
+                attempts=0,
+                next_attempt_at=stamp,
+                created_at=stamp,
+            )
+        )
+        await jobs.enqueue(conn, DELIVER, {"webhook_id": hook.id}, key=webhook_job_key(hook.id))
+    if hooks:
+        rt.jobs_wakeup.set()  # the runner also polls, should it look before this commits
+    return created
+
+
+async def record_test(rt: Runtime, conn: AsyncConnection, team_id: int, webhook_id: int) -> None:
+    """A `webhook.test` event for one endpoint (the admin page's button); not in the feed."""
+    stamp = now()
+    data = {"message": "A test event from inboxlink."}
+    result = await conn.execute(
+        events.insert().values(team_id=team_id, type=TEST, data=seal_data(rt, data), created_at=stamp)
+    )
+    await conn.execute(
+        webhook_deliveries.insert().values(
+            webhook_id=webhook_id,
+            event_id=new_id(result),
+            status="pending",
+            attempts=0,
+            next_attempt_at=stamp,
+            created_at=stamp,
+        )
+    )
+    await jobs.enqueue(conn, DELIVER, {"webhook_id": webhook_id}, key=webhook_job_key(webhook_id))
+
+
+async def list_events(rt: Runtime, team_id: int, after: str | None, limit: int) -> dict[str, Any]:
+    """The team's events oldest first, after the cursor (an event id from an earlier page)."""
+    start = 0
+    if after:
+        raw = after.removeprefix("evt_")
+        if not raw.isdigit() or len(raw) > 18:
+            raise ServiceError("invalid_field", "after must be a cursor from an earlier page.", field="after")
+        start = int(raw)
+    async with rt.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(events)
+                .where(events.c.team_id == team_id, events.c.id > start, events.c.type != TEST)
+                .order_by(events.c.id)
+                .limit(limit + 1)
+            )
+        ).all()
+    page = rows[:limit]
+    items = [{"id": event_id(r.id), **event_body(rt, r)} for r in page]
+    cursor = event_id(page[-1].id) if page else (after or None)
+    return {"items": items, "next_cursor": cursor, "has_more": len(rows) > limit}
+
+
+@jobs.register(PRUNE)
+async def prune(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Periodic: events past retention (their deliveries with them), and finished jobs after a day."""
+    stamp = now()
+    async with rt.engine.begin() as conn:
+        cutoff = stamp - timedelta(days=rt.settings.events_retention_days)
+        old = select(events.c.id).where(events.c.created_at < cutoff)
+        await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.event_id.in_(old)))
+        await conn.execute(delete(events).where(events.c.created_at < cutoff))
+        await conn.execute(
+            delete(jobs.jobs).where(
+                jobs.jobs.c.status == "done", jobs.jobs.c.created_at < stamp - timedelta(days=1)
+            )
+        )
+    raise jobs.Retry(3600.0, "periodic")
+
+
+async def schedule_prune(rt: Runtime) -> None:
+    async with rt.engine.begin() as conn:
+        await jobs.enqueue(conn, PRUNE, {}, key=PRUNE)

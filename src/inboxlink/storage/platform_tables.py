@@ -1,0 +1,85 @@
+"""Tables of the platform's shared mechanisms: durable jobs, events as rows, and the webhooks that
+deliver those events (docs/architecture.md, "Jobs, events and webhooks")."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from inboxlink.storage.tables import Stamp, metadata
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    # At most one pending job per key (e.g. "webhook:7": one deliverer per endpoint, in event order);
+    # None for jobs that may run side by side.
+    Column("key", String(120)),
+    Column("run_at", Stamp, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    # pending → running → done | failed; a running job whose claim expired is pending again.
+    Column("status", String(16), nullable=False),
+    Column("last_error", Text),
+    Column("claimed_by", String(64)),
+    Column("claim_expires_at", Stamp),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_jobs_due", "status", "run_at"),
+    Index("ix_jobs_key", "key", "status"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(40), nullable=False),
+    # The JSON body `data` sealed with the installation key: it carries mail content.
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Index("ix_events_team_id_id", "team_id", "id"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("secret", LargeBinary, nullable=False),  # sealed "whsec_..."
+    # After a rotation the previous secret signs too, until previous_until.
+    Column("previous_secret", LargeBinary),
+    Column("previous_until", Stamp),
+    Column("created_at", Stamp, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    # pending → delivered | failed
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Stamp, nullable=False),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("last_attempt_at", Stamp),
+    Column("delivered_at", Stamp),
+    Column("created_at", Stamp, nullable=False),
+    UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
+    Index("ix_webhook_deliveries_webhook_id_status", "webhook_id", "status", "id"),
+)

@@ -26,8 +26,12 @@ from tests.support.flows import connect, inbound, monitor_connected, wait_sent
 from tests.support.replies import make_reply
 
 
-async def admin_of(app: support.TestApp, user: support.TestUser, email: str = "boss@crm.test") -> support.TestUser:
-    caller = await create_user(app.rt, email, "correct horse battery", name="Boss", team="default", admin=True)
+async def admin_of(
+    app: support.TestApp, user: support.TestUser, email: str = "boss@crm.test"
+) -> support.TestUser:
+    caller = await create_user(
+        app.rt, email, "correct horse battery", name="Boss", team="default", admin=True
+    )
     assert caller.team_id == user.caller.team_id
     return support.TestUser(caller, await create_token(app.rt, email), app.client)
 
@@ -59,7 +63,12 @@ async def test_never_logged_recipient_gets_the_mail_but_no_contact_and_its_reply
     before = len(provider_smtp.received)
     resp = await user.post(
         "/api/v1/emails",
-        {"inbox_id": inbox["id"], "to": [{"email": listed}, {"email": other}], "subject": "Terms", "text": "t"},
+        {
+            "inbox_id": inbox["id"],
+            "to": [{"email": listed}, {"email": other}],
+            "subject": "Terms",
+            "text": "t",
+        },
     )
     sent = await wait_sent(user, resp.json()["id"])
     assert sent["status"] == "sent"
@@ -77,7 +86,11 @@ async def test_never_logged_recipient_gets_the_mail_but_no_contact_and_its_reply
     )  # fmt: skip
     mail_server.deliver(mail_user.email, raw)
     other_reply, raw = make_reply(
-        sender=other, to=mail_user.email, subject="Re: Terms", text="fine by me", in_reply_to=sent["message_id"]
+        sender=other,
+        to=mail_user.email,
+        subject="Re: Terms",
+        text="fine by me",
+        in_reply_to=sent["message_id"],
     )
     mail_server.deliver(mail_user.email, raw)
     [logged] = await inbound(user, pat)
@@ -122,7 +135,9 @@ async def _gone(user: support.TestUser, email_id: int) -> bool:
     return (await user.get(f"/api/v1/emails/{email_id}")).status_code == 404
 
 
-async def test_forgetting_a_contact_leaves_nothing_readable_and_keeps_shared_mail(app, conversation, mail_server, mail_user):
+async def test_forgetting_a_contact_leaves_nothing_readable_and_keeps_shared_mail(
+    app, conversation, mail_server, mail_user
+):
     user, _inbox, sent = conversation
     chris = sent["contact_ids"][0]
     subject_marker, file_marker, bytes_marker = "SUBJ-5c1e0b", "FILE-a83d22", b"ATTBYTES-9be1f4" * 50
@@ -161,7 +176,9 @@ async def test_forgetting_a_contact_leaves_nothing_readable_and_keeps_shared_mai
     async with app.rt.engine.connect() as conn:  # freed pages are zeroed, whatever SQLite's build default
         assert (await conn.exec_driver_sql("PRAGMA secure_delete")).scalar() == 1
     # A new mail from the forgotten person is not logged (the address is on the team's list).
-    later_id, raw = make_reply(sender=CLIENT, to=mail_user.email, subject="Re: again", text="x", in_reply_to=shared_id)
+    later_id, raw = make_reply(
+        sender=CLIENT, to=mail_user.email, subject="Re: again", text="x", in_reply_to=shared_id
+    )
     mail_server.deliver(mail_user.email, raw)
     marker_id, raw = make_reply(
         sender="dana@prospect.test", to=mail_user.email, subject="Re: dana", text="y", in_reply_to=shared_id
@@ -189,7 +206,10 @@ async def test_retention_deletes_exactly_the_old_emails(app, conversation, mail_
     stamp = datetime.now(UTC) - timedelta(days=40)
     async with app.rt.engine.begin() as conn:
         await conn.execute(update(emails).where(emails.c.id.in_(old)).values(sent_at=stamp, created_at=stamp))
-        old_blobs = [r.blob for r in await conn.execute(select(attachments.c.blob).where(attachments.c.email_id.in_(old)))]
+        old_blobs = [
+            r.blob
+            for r in await conn.execute(select(attachments.c.blob).where(attachments.c.email_id.in_(old)))
+        ]
     boss = await admin_of(app, user)
     assert (await boss.get("/api/v1/privacy")).json() == {"internal_domains": [], "retention_days": None}
     preview = (await boss.get("/api/v1/privacy/retention-preview", params={"days": 30})).json()
@@ -211,7 +231,11 @@ async def test_retention_deletes_exactly_the_old_emails(app, conversation, mail_
 async def test_export_zip_holds_every_email_and_file_byte_exact(app, conversation, mail_server, mail_user):
     user, _inbox, sent = conversation
     chris = sent["contact_ids"][0]
-    files = {"all-bytes.bin": bytes(range(256)) * 40, "notes.txt": b"line 1\r\nline 2\n", "empty-ish.dat": b"\x00"}
+    files = {
+        "all-bytes.bin": bytes(range(256)) * 40,
+        "notes.txt": b"line 1\r\nline 2\n",
+        "empty-ish.dat": b"\x00",
+    }
     _id, raw = make_reply(
         sender=CLIENT, to=mail_user.email, subject="Re: Our offer", text="files", in_reply_to=sent["message_id"],
         attachments=[(n, "application/octet-stream", d) for n, d in files.items()],
@@ -256,5 +280,3 @@ async def test_orphaned_blob_files_are_swept_after_an_hour(app, conversation, ma
     assert not old_orphan.exists() and new_orphan.exists() and all(p.exists() for p in referenced)
     files = (await user.get(f"/api/v1/contacts/{sent['contact_ids'][0]}/attachments")).json()["items"]
     assert (await user.get(f"/api/v1/attachments/{files[0]['id']}")).content == b"kept"
-
-

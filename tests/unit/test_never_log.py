@@ -18,7 +18,9 @@ def test_entries_are_stored_folded(raw: str, stored: str) -> None:
     assert normalise_entry(raw) == stored
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "com", "a b.com", "@", "x@", "@@x.com", "a@b..c", 7, None, "x" * 400])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "com", "a b.com", "@", "x@", "@@x.com", "a@b..c", 7, None, "x" * 400]
+)
 def test_bad_entries_are_refused(raw: object) -> None:
     with pytest.raises(InvalidEntry):
         normalise_entry(raw)

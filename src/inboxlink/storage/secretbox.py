@@ -11,11 +11,13 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 _FINGERPRINT = b"inboxlink installation key fingerprint v1"
+RECHECK = 1.0  # seconds between looks at the key file before encrypting
 
 
 class SecretKeyError(RuntimeError):
@@ -39,6 +41,7 @@ class SecretBox:
         self._keys, self._fernet = _parse(keys)
         self.key_file = key_file
         self._lock = threading.Lock()
+        self._checked = time.monotonic()
 
     @classmethod
     def load(cls, configured: str | None, data_dir: Path) -> SecretBox:
@@ -77,6 +80,11 @@ class SecretBox:
         return tuple(hmac.new(k.encode(), purpose, hashlib.sha256).digest() for k in self._keys)
 
     def encrypt(self, data: bytes) -> bytes:
+        # A rotation started by another process puts a new key first in the key file: from at most
+        # RECHECK seconds later, this process encrypts with it too (keys.run_rotation waits as long).
+        if self.key_file is not None and time.monotonic() - self._checked > RECHECK:
+            self._checked = time.monotonic()
+            self._reload()
         return self._fernet.encrypt(data)
 
     def rotate(self, token: bytes) -> bytes:

@@ -44,6 +44,8 @@ TARGETS = (
     Target("emails.html", emails, "id", "html", text=True),
 )
 BLOBS = "attachments.blob"
+CAUGHT_UP = "catch-up"  # marker row: the second pass has been scheduled
+CATCH_UP_AFTER = 3.0  # seconds; > SecretBox.RECHECK plus a transaction in flight
 
 
 async def _current(rt: Runtime) -> Any:
@@ -219,13 +221,37 @@ async def _rotate_blobs(rt: Runtime, batch: int, report: Callable[[str], None]) 
         await _save(conn, BLOBS, last, rows, True)
 
 
-async def run_rotation(
-    rt: Runtime, *, batch: int = 200, report: Callable[[str], None] = lambda _s: None
-) -> None:
-    """Re-encrypt every target; then older generations are retired (their keys may be removed)."""
+async def _pass(rt: Runtime, batch: int, report: Callable[[str], None]) -> None:
     for target in TARGETS:
         await _rotate_target(rt, target, batch, report)
     await _rotate_blobs(rt, batch, report)
+
+
+async def run_rotation(
+    rt: Runtime,
+    *,
+    batch: int = 200,
+    report: Callable[[str], None] = lambda _s: None,
+    grace: float = CATCH_UP_AFTER,
+) -> None:
+    """Re-encrypt every target; then older generations are retired (their keys may be removed).
+    A second pass after `grace` takes the rows other processes wrote meanwhile: they may have
+    encrypted with the old key until they noticed the new one (SecretBox.RECHECK)."""
+    await _pass(rt, batch, report)
+    async with rt.engine.begin() as conn:
+        marker = select(func.count()).select_from(key_rotation).where(key_rotation.c.target == CAUGHT_UP)
+        rerun = not await conn.scalar(marker)
+        if rerun:
+            await conn.execute(key_rotation.update().values(done=False))
+            await conn.execute(
+                key_rotation.insert().values(
+                    target=CAUGHT_UP, generation=0, last_id=0, done=True, rows=0, updated_at=now()
+                )
+            )
+    if rerun:
+        report(f"catching up with what was written meanwhile (in {grace:.0f} s)")
+        await asyncio.sleep(grace)
+    await _pass(rt, batch, report)
     current = await _current(rt)
     async with rt.engine.begin() as conn:
         await conn.execute(
@@ -244,7 +270,11 @@ async def status_lines(rt: Runtime) -> list[str]:
     mine = rt.box.fingerprints()
     async with rt.engine.connect() as conn:
         gens = (await conn.execute(select(key_fingerprints).order_by(key_fingerprints.c.generation))).all()
-        progress = (await conn.execute(select(key_rotation).order_by(key_rotation.c.target))).all()
+        progress = (
+            await conn.execute(
+                select(key_rotation).where(key_rotation.c.target != CAUGHT_UP).order_by(key_rotation.c.target)
+            )
+        ).all()
     lines = []
     for g in gens:
         state = (

@@ -280,3 +280,28 @@ async def test_orphaned_blob_files_are_swept_after_an_hour(app, conversation, ma
     assert not old_orphan.exists() and new_orphan.exists() and all(p.exists() for p in referenced)
     files = (await user.get(f"/api/v1/contacts/{sent['contact_ids'][0]}/attachments")).json()["items"]
     assert (await user.get(f"/api/v1/attachments/{files[0]['id']}")).content == b"kept"
+
+
+async def test_bcc_logged_mail_skips_never_logged_people_and_internal_mail(app, mail_server, provider_smtp, mail_user):
+    from tests.integration.test_bcc import bcc_address, emails_of, listening, message, no_contact, send
+
+    user, _inbox = await connect(app, mail_server, provider_smtp, mail_user)
+    assert (await user.post("/api/v1/never-log", {"value": "blocked.test"})).status_code == 201
+    own_domain = mail_user.email.rpartition("@")[2]
+    boss = await admin_of(app, user)
+    resp = await boss.put("/api/v1/privacy", {"internal_domains": [own_domain]})
+    assert resp.json()["internal_domains"] == [own_domain]
+    async with listening(app.rt) as listener:
+        only_listed = message(mail_user.email, "x@sub.blocked.test", "BCC-NL-marker-1", "secret BCC-NL-marker-1")
+        await send(listener, mail_user.email, [bcc_address(user)], only_listed)
+        internal = message(mail_user.email, f"colleague@{own_domain}", "BCC-NL-marker-2", "internal BCC-NL-marker-2")
+        await send(listener, mail_user.email, [bcc_address(user)], internal)
+        both = message(mail_user.email, f"x@sub.blocked.test, {CLIENT}", "Both", "to both")
+        await send(listener, mail_user.email, [bcc_address(user)], both)
+        [logged] = await wait_for(lambda: emails_of(user, CLIENT))
+    assert logged["subject"] == "Both"
+    assert await no_contact(user, "x@sub.blocked.test") and await no_contact(user, f"colleague@{own_domain}")
+    async with app.rt.engine.connect() as conn:
+        subjects = (await conn.execute(select(emails.c.subject))).scalars().all()
+    assert subjects == ["Both"]
+    assert await data_dir_holds(app, b"BCC-NL-marker") == []

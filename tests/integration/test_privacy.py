@@ -282,7 +282,9 @@ async def test_orphaned_blob_files_are_swept_after_an_hour(app, conversation, ma
     assert (await user.get(f"/api/v1/attachments/{files[0]['id']}")).content == b"kept"
 
 
-async def test_bcc_logged_mail_skips_never_logged_people_and_internal_mail(app, mail_server, provider_smtp, mail_user):
+async def test_bcc_logged_mail_skips_never_logged_people_and_internal_mail(
+    app, mail_server, provider_smtp, mail_user
+):
     from tests.integration.test_bcc import bcc_address, emails_of, listening, message, no_contact, send
 
     user, _inbox = await connect(app, mail_server, provider_smtp, mail_user)
@@ -292,9 +294,13 @@ async def test_bcc_logged_mail_skips_never_logged_people_and_internal_mail(app, 
     resp = await boss.put("/api/v1/privacy", {"internal_domains": [own_domain]})
     assert resp.json()["internal_domains"] == [own_domain]
     async with listening(app.rt) as listener:
-        only_listed = message(mail_user.email, "x@sub.blocked.test", "BCC-NL-marker-1", "secret BCC-NL-marker-1")
+        only_listed = message(
+            mail_user.email, "x@sub.blocked.test", "BCC-NL-marker-1", "secret BCC-NL-marker-1"
+        )
         await send(listener, mail_user.email, [bcc_address(user)], only_listed)
-        internal = message(mail_user.email, f"colleague@{own_domain}", "BCC-NL-marker-2", "internal BCC-NL-marker-2")
+        internal = message(
+            mail_user.email, f"colleague@{own_domain}", "BCC-NL-marker-2", "internal BCC-NL-marker-2"
+        )
         await send(listener, mail_user.email, [bcc_address(user)], internal)
         both = message(mail_user.email, f"x@sub.blocked.test, {CLIENT}", "Both", "to both")
         await send(listener, mail_user.email, [bcc_address(user)], both)
@@ -305,3 +311,35 @@ async def test_bcc_logged_mail_skips_never_logged_people_and_internal_mail(app, 
         subjects = (await conn.execute(select(emails.c.subject))).scalars().all()
     assert subjects == ["Both"]
     assert await data_dir_holds(app, b"BCC-NL-marker") == []
+
+
+async def test_privacy_settings_page_adds_entries_previews_retention_and_forgets(app, conversation):
+    import re
+
+    import httpx
+
+    from tests.support.web import served, sign_in
+
+    user, _inbox, sent = conversation
+    boss = await admin_of(app, user)
+    async with served(app) as base, httpx.AsyncClient(base_url=base) as browser:
+        await sign_in(browser, boss.caller.email)
+        page = await browser.get("/settings/privacy")
+        assert page.status_code == 200 and "Never log" in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        resp = await browser.post(
+            "/settings/privacy/never-log", data={"value": "Rival.test", "scope": "team", "csrf_token": csrf}
+        )
+        assert resp.status_code == 303
+        assert "rival.test" in [e["value"] for e in (await user.get("/api/v1/never-log")).json()["items"]]
+        page = await browser.get("/settings/privacy", params={"preview_days": "1"})
+        assert "would delete 0 email(s)" in page.text
+        resp = await browser.post(
+            "/settings/privacy/team", data={"retention_days": "abc", "csrf_token": csrf}
+        )
+        assert resp.status_code == 422 and "retention_days" in resp.text
+        resp = await browser.post(
+            "/settings/privacy/forget", data={"email": CLIENT, "confirm": "yes", "csrf_token": csrf}
+        )
+        assert resp.status_code == 303
+    assert (await user.get(f"/api/v1/contacts/{sent['contact_ids'][0]}")).status_code == 404

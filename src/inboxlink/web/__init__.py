@@ -2,7 +2,7 @@
 
 `install(app)` mounts it on the FastAPI app that `api.app.create_app` built (the runtime is in
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
-/settings (inboxes, BCC address); /events is the SSE feed; /static holds app.css and app.js.
+/settings (inboxes, BCC address), /settings/privacy (never-log, retention, forget); /events is the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from inboxlink.services.platform.runtime import Runtime
-from inboxlink.web import auth_routes, compose_routes, contact_routes, events, oauth_routes, settings_routes
+from inboxlink.web import (
+    auth_routes,
+    compose_routes,
+    contact_routes,
+    events,
+    oauth_routes,
+    privacy_routes,
+    settings_routes,
+)
 from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
 from inboxlink.web.render import STATIC_DIR, Pages
 from inboxlink.web.security import Signer, SignInThrottle, derive_key
@@ -28,7 +36,15 @@ def install(app: FastAPI) -> None:
     signer = Signer(derive_key(rt))
     web = WebState(rt=rt, signer=signer, pages=Pages(rt, signer), throttle=SignInThrottle())
     app.state.web = web
-    for module in (auth_routes, contact_routes, compose_routes, settings_routes, oauth_routes, events):
+    for module in (
+        auth_routes,
+        contact_routes,
+        compose_routes,
+        settings_routes,
+        privacy_routes,
+        oauth_routes,
+        events,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,4 +1,5 @@
-"""Command line: serve | worker | users create | tokens create/revoke | migrate | status."""
+"""Command line: serve | worker | users create | tokens create/revoke | migrate | status | forget |
+keys rotate/status."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from inboxlink.config import ConfigError, load_settings
+from inboxlink.privacy_cli import privacy_command
 from inboxlink.runner import run
 from inboxlink.services.accounts.status import status_lines
 from inboxlink.services.accounts.users import create_token, create_user, revoke_tokens
 from inboxlink.services.errors import ServiceError
+from inboxlink.services.platform.keys import KeyMismatch
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import migrate
 
@@ -34,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="action", required=True)
     tokens.add_parser("create", help="print a new API token for a user").add_argument("email")
     tokens.add_parser("revoke", help="revoke every API token of a user").add_argument("email")
+    forget = sub.add_parser("forget", help="erase a contact and everything logged only on them (GDPR)")
+    forget.add_argument("email")
+    forget.add_argument("--team", default="default")
+    keys = sub.add_parser("keys", help="the installation key").add_subparsers(dest="action", required=True)
+    rotate = keys.add_parser("rotate", help="re-encrypt everything under a new key (resumable)")
+    rotate.add_argument("--batch", type=int, default=200, help="rows per transaction")
+    keys.add_parser("status", help="key generations and the rotation's progress")
     return parser
 
 
@@ -62,6 +72,8 @@ async def _with_runtime(settings: object, action: str, args: argparse.Namespace)
         elif action == "status":
             for line in await status_lines(rt):
                 print(line)
+        elif action in ("forget", "keys"):
+            return await privacy_command(rt, args)
     finally:
         await rt.close()
     return 0
@@ -80,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database schema is up to date", file=sys.stderr)
             return 0
         return asyncio.run(_with_runtime(settings, args.command, args))
-    except (ConfigError, ServiceError) as exc:
+    except (ConfigError, ServiceError, KeyMismatch) as exc:
         print(f"inboxlink: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,9 +19,11 @@ from inboxlink.services.accounts import webhook_delivery  # noqa: F401  (registe
 from inboxlink.services.platform import events as platform_events
 from inboxlink.services.platform.event_bridge import EventBridge
 from inboxlink.services.platform.jobs import JobRunner
+from inboxlink.services.platform.keys import check_key
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import migrate
 from inboxlink.sync.outbox_worker import OutboxWorker
+from inboxlink.sync.privacy_tasks import PrivacyTasks
 from inboxlink.sync.supervisor import Supervisor
 
 log = logging.getLogger("inboxlink")
@@ -39,6 +41,11 @@ class _Server(uvicorn.Server):
 async def run(settings: Settings, *, http: bool = True, bcc: bool = True) -> None:
     await asyncio.to_thread(migrate, settings.database_url)
     rt = Runtime.create(settings)
+    try:
+        await check_key(rt)  # a host with a key of its own must not start (issue 12 item 5)
+    except BaseException:
+        await rt.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -99,6 +106,8 @@ def _optional_parts(rt: Runtime, *, bcc: bool) -> list[tuple[Awaitable[None], Ca
     parts: list[tuple[Awaitable[None], Callable[[], None], str]] = [
         (supervisor.run(), supervisor.stop, "monitors")
     ]
+    housekeeping = PrivacyTasks(rt)
+    parts.append((housekeeping.run(), housekeeping.stop, "privacy"))
     bridge = EventBridge(rt)
     if bridge.needed:
         parts.append((bridge.run(), bridge.stop, "events"))

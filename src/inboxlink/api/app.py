@@ -11,6 +11,7 @@ from inboxlink.api.csv_routes import router as csv_router
 from inboxlink.api.deal_routes import router as deal_router
 from inboxlink.api.limits import BodyLimit
 from inboxlink.api.oauth_routes import router as oauth_router
+from inboxlink.api.privacy_routes import router as privacy_router
 from inboxlink.api.routes import router
 from inboxlink.api.webhook_routes import router as webhook_router
 from inboxlink.services.platform.runtime import Runtime
@@ -29,6 +30,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(deal_router)
     app.include_router(csv_router)
     app.include_router(webhook_router)
+    app.include_router(privacy_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.
     app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)

@@ -35,3 +35,9 @@ class TooManyAttempts(ServiceError):
 
     def __init__(self, message: str) -> None:
         super().__init__("too_many_attempts", message)
+
+
+class Forbidden(ServiceError):
+    """The caller is signed in but may not do this (e.g. team settings need an admin)."""
+
+    status = 403

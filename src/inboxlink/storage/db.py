@@ -41,6 +41,9 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not left readable in free pages (forgetting a
+    # contact, retention: issue 15). Costs a little write I/O on deletes only.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -53,6 +56,24 @@ def create_engine(raw: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+async def checkpoint_wal(engine: AsyncEngine) -> None:
+    """SQLite: copy the WAL into the database file and truncate it to zero bytes, so old page
+    versions (rows just deleted) stay in neither file. A no-op elsewhere. Retried while readers
+    hold old snapshots (the checkpoint cannot pass them)."""
+    if engine.dialect.name != "sqlite":
+        return
+    import asyncio
+
+    from sqlalchemy import text
+
+    for _ in range(50):
+        async with engine.connect() as conn:
+            busy = (await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
+        if busy is None or not busy[0]:
+            return
+        await asyncio.sleep(0.1)
 
 
 def alembic_config(raw: str) -> Config:

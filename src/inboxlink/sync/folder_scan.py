@@ -17,7 +17,7 @@ from inboxlink.domain.matching import candidate_ids, find_match
 from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.mime.headers import own_id, scan_headers
 from inboxlink.services.accounts import health
-from inboxlink.services.mail import replies
+from inboxlink.services.mail import never_log_gate, replies
 from inboxlink.services.platform.own_ids import own_id_is_ours
 from inboxlink.services.platform.runtime import Runtime
 
@@ -250,6 +250,8 @@ class FolderScanner:
                 match = find_match(summaries[message.uid], lookup)
                 if match is None:
                     continue
+                if await never_log_gate.not_logged(self.rt, inbox, message.header or b"", outbound=outbound):
+                    continue  # never-log list / internal mail: decided on the headers, never fetched
                 try:
                     full = await client.fetch_full(message.uid)
                 except imap.CommandFailed as exc:

@@ -3,8 +3,8 @@
 `install(app)` mounts it on the FastAPI app that `api.app.create_app` built (the runtime is in
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
-/settings (inboxes, BCC address), /settings/webhooks (admins); /events is the SSE feed; /static
-holds app.css and app.js.
+/settings (inboxes, BCC address), /settings/webhooks (admins), /settings/privacy (never-log,
+retention, forget); /events is the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from inboxlink.web import (
     events,
     import_routes,
     oauth_routes,
+    privacy_routes,
     search_routes,
     settings_routes,
     webhook_routes,
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         contact_routes,
         compose_routes,
         settings_routes,
+        privacy_routes,
         oauth_routes,
         events,
         *crm_pages,

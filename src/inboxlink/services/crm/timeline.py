@@ -18,11 +18,12 @@ from inboxlink.domain.models import Address, Attachment
 from inboxlink.domain.tracking import logged_scope
 from inboxlink.mime.parse import TRUNCATED
 from inboxlink.services.crm.contacts import contact_addresses, ensure_contacts
+from inboxlink.services.crm.never_log import rules_for
 from inboxlink.services.crm.record_links import email_record_ids, log_on_records
 from inboxlink.services.errors import NotFound
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
-from inboxlink.storage.tables import attachments, email_contacts, emails, threads, tracked_ids
+from inboxlink.storage.tables import attachments, contacts, email_contacts, emails, threads, tracked_ids
 
 
 @dataclass
@@ -157,6 +158,9 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
     (`MAX_CONTACTS_PER_MESSAGE`) and the attachments `mime.parse` kept (at most 100)."""
     prepared = await prepare_email(rt, new)
     people, notes = _capped_contacts(new)
+    rules = await rules_for(conn, new.team_id, new.user_id)
+    # A listed address or domain gets no contact and no email on its record (never-log lists).
+    people = [p for p in people if not rules.listed(p.email)]
     stamp = now()
     thread_id = new.thread_id
     if thread_id is None:
@@ -197,6 +201,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
     email_id = new_id(result)
     linked = set((await ensure_contacts(conn, new.team_id, people)).values()) | set(new.extra_contact_ids)
     if linked:
+        linked = await _loggable(conn, new.team_id, new.user_id, linked)
+    if linked:
         await conn.execute(
             email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
         )
@@ -230,6 +236,15 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
             ],
         )
     return email_id
+
+
+async def _loggable(conn: AsyncConnection, team_id: int, user_id: int | None, ids: set[int]) -> set[int]:
+    """The contacts (e.g. a parent email's) not on a never-log list since, or forgotten."""
+    rules = await rules_for(conn, team_id, user_id)
+    if not rules.never.entries:
+        return ids
+    rows = await conn.execute(select(contacts.c.id, contacts.c.email).where(contacts.c.id.in_(sorted(ids))))
+    return {r.id for r in rows if not rules.listed(r.email)}
 
 
 SEALED = "fernet:"

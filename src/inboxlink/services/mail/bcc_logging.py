@@ -41,6 +41,7 @@ from inboxlink.domain.threads import Direction, decide_thread
 from inboxlink.domain.tracking import TEAM, inbox_scope, user_scope
 from inboxlink.mime.authors import HeaderBlockTooLarge, from_fields
 from inboxlink.mime.forwarded import parse_forwarded
+from inboxlink.services.crm.never_log import Rules, load_rules
 from inboxlink.services.crm.timeline import (
     NewEmail,
     email_views,
@@ -329,10 +330,22 @@ async def _place_in_thread(conn: AsyncConnection, user: BccUser, item: _Item) ->
         new.extra_contact_ids = parent_contacts
 
 
+def _loggable(rules: Rules, new: NewEmail, suffix: str) -> bool:
+    """Someone on it may be logged (never-log lists), and it is not mail among the team's own domains."""
+    everyone = [p.email for p in (new.sender, *new.to, *new.cc) if not p.email.lower().endswith(suffix)]
+    if rules.internal(everyone):
+        return False
+    return any(not rules.listed(p.email) for p in (new.contact_addresses or ()))
+
+
 async def _write(rt: Runtime, user: BccUser, items: list[_Item]) -> BccResult:
     """Everything of one message in one transaction: the MTA gets 250 only once all of it is stored."""
     # The logging address is a credential: it never shows among the recipients on a record.
     suffix = "@" + rt.settings.bcc_domain.lower()
+    rules = await load_rules(rt, user.team_id, user.user_id)
+    items = [item for item in items if _loggable(rules, item.new, suffix)]
+    if not items:
+        return BccResult(note="not logged: its people are on a never-log list, or it is internal mail")
     for item in items:
         item.new.to = [p for p in item.new.to if not p.email.lower().endswith(suffix)]
         item.new.cc = [p for p in item.new.cc if not p.email.lower().endswith(suffix)]

@@ -26,6 +26,7 @@ from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.services.accounts import credentials
 from inboxlink.services.accounts.health import mark_disconnected
 from inboxlink.services.crm.timeline import email_views
+from inboxlink.services.mail import never_log_gate
 from inboxlink.services.platform import events
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.smtp import (
@@ -304,6 +305,7 @@ async def _process_job(rt: Runtime, job: Job) -> None:
             + (f" ({warning['message']})" if warning else ""),
         }
     await _finish(rt, job, email, status="sent", folder=folder, error=warning)
+    await never_log_gate.drop_if_unlogged(rt, email.id)  # sent only to never-logged people
 
 
 async def resolve_ambiguous(rt: Runtime, job: Job, email: Any, inbox: Any, why: str) -> None:

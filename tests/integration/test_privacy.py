@@ -47,6 +47,17 @@ async def data_dir_holds(app: support.TestApp, *markers: bytes) -> list[tuple[by
     return found
 
 
+async def feed_text(user: support.TestUser) -> str:
+    """The whole events feed as one string (each event carries the email object)."""
+    items, after = [], None
+    while True:
+        page = (await user.get("/api/v1/events", params={"after": after} if after else {})).json()
+        items += page["items"]
+        if not page["has_more"]:
+            return json.dumps(items)
+        after = page["next_cursor"]
+
+
 async def contact_id_of(user: support.TestUser, address: str) -> int | None:
     items = (await user.get("/api/v1/contacts", params={"email": address})).json()["items"]
     return items[0]["id"] if items else None
@@ -159,7 +170,11 @@ async def test_forgetting_a_contact_leaves_nothing_readable_and_keeps_shared_mai
     assert (await user.delete(f"/api/v1/contacts/{chris}?forget=true")).status_code == 403
     boss = await admin_of(app, user)
     assert (await boss.delete(f"/api/v1/contacts/{chris}")).status_code == 422  # forget=true is required
+    assert subject_marker in await feed_text(boss)  # the reply's email.logged event
     assert (await boss.delete(f"/api/v1/contacts/{chris}?forget=true")).status_code == 204
+    # Nor do the events (the feed, webhook payloads) keep the forgotten person's mail or address.
+    feed = await feed_text(boss)
+    assert subject_marker not in feed and CLIENT not in feed, feed
     assert (await boss.get(f"/api/v1/contacts/{chris}")).status_code == 404
     assert (await boss.get(f"/api/v1/emails/{sent['id']}")).status_code == 404
     # The shared email stays for Dana, without Chris's address.

@@ -45,6 +45,9 @@ events = Table(
     Column("id", Integer, primary_key=True),
     Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
     Column("type", String(40), nullable=False),
+    # The email an email.* event carries (no foreign key: the event outlives nothing it reports,
+    # and erasing an email must delete its events, not null the pointer; services.crm.erase).
+    Column("email_id", Integer, index=True),
     # The JSON body `data` sealed with the installation key: it carries mail content.
     Column("data", LargeBinary, nullable=False),
     Column("created_at", Stamp, nullable=False),

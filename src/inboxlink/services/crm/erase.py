@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import checkpoint_wal
+from inboxlink.storage.platform_tables import events, webhook_deliveries
 from inboxlink.storage.tables import attachments, emails, metadata, threads
 
 BATCH = 500  # ids per statement: far below SQLite's variable limit
@@ -59,6 +60,7 @@ async def delete_emails(conn: AsyncConnection, email_ids: Sequence[int]) -> list
         blobs.extend(r.blob for r in rows if r.blob)
         rows = await conn.execute(select(emails.c.thread_id).where(emails.c.id.in_(chunk)).distinct())
         thread_ids.update(r.thread_id for r in rows)
+    await delete_events(conn, ids)
     await clear_references(conn, emails, ids)
     for start in range(0, len(ids), BATCH):
         await conn.execute(delete(emails).where(emails.c.id.in_(ids[start : start + BATCH])))
@@ -72,6 +74,16 @@ async def delete_emails(conn: AsyncConnection, email_ids: Sequence[int]) -> list
         for start in range(0, len(empty), BATCH):
             await conn.execute(delete(threads).where(threads.c.id.in_(empty[start : start + BATCH])))
     return blobs
+
+
+async def delete_events(conn: AsyncConnection, email_ids: Sequence[int]) -> None:
+    """Events (and their webhook deliveries) that carry these emails: their payload is the email
+    object, subject and addresses included, so they go with it."""
+    ids = sorted(set(email_ids))
+    for start in range(0, len(ids), BATCH):
+        doomed = select(events.c.id).where(events.c.email_id.in_(ids[start : start + BATCH]))
+        await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.event_id.in_(doomed)))
+        await conn.execute(delete(events).where(events.c.id.in_(doomed)))
 
 
 async def unlink_blobs(rt: Runtime, names: Sequence[str]) -> None:

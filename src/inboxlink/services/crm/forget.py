@@ -14,7 +14,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.crm.erase import BATCH, clear_references, delete_emails, scrub, unlink_blobs
+from inboxlink.services.crm.erase import (
+    BATCH,
+    clear_references,
+    delete_emails,
+    delete_events,
+    scrub,
+    unlink_blobs,
+)
 from inboxlink.services.crm.never_log import add_to_team_list, require_admin
 from inboxlink.services.errors import NotFound
 from inboxlink.services.platform.runtime import Runtime, now
@@ -97,6 +104,7 @@ async def forget_contact_row(
         only = [i for i in linked if i not in shared]
         blobs = await delete_emails(conn, only)
         await _scrub_shared(conn, sorted(shared), address)
+        await delete_events(conn, sorted(shared))  # their payloads still name the forgotten person
         await clear_references(conn, contacts, [contact_id])
         await conn.execute(delete(contacts).where(contacts.c.id == contact_id))
         await add_to_team_list(conn, team_id, address, actor_id)

@@ -52,8 +52,11 @@ async def record(rt: Runtime, conn: AsyncConnection, team_id: int, kind: str, da
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown event type {kind!r}")
     stamp = now()
+    email_id = data.get("id") if kind.startswith("email.") else None
     result = await conn.execute(
-        events.insert().values(team_id=team_id, type=kind, data=seal_data(rt, data), created_at=stamp)
+        events.insert().values(
+            team_id=team_id, type=kind, email_id=email_id, data=seal_data(rt, data), created_at=stamp
+        )
     )
     created = new_id(result)
     hooks = (

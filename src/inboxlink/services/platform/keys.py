@@ -1,6 +1,7 @@
 """The installation key: its fingerprint in the database (a process with another key refuses to
 start), and rotation — everything encrypted (credentials, OAuth tokens, PKCE verifiers, queued mail,
-mail bodies, attachment blobs) re-encrypted under the first configured key in batches, while the
+mail bodies, attachment blobs, events, webhook secrets) re-encrypted under the first configured key
+in batches, while the
 other processes keep serving (MultiFernet: old keys still decrypt), resumable after a crash."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Column, Table, func, select
 from sqlalchemy.exc import IntegrityError
 
 from inboxlink.services.platform.runtime import Runtime, now
+from inboxlink.storage.platform_tables import events, webhooks
 from inboxlink.storage.privacy_tables import key_fingerprints, key_rotation
 from inboxlink.storage.tables import attachments, emails, inboxes, oauth_grants, oauth_states, outbox
 
@@ -42,6 +44,10 @@ TARGETS = (
     Target("outbox.payload", outbox, "id", "payload"),
     Target("emails.text", emails, "id", "text", text=True),
     Target("emails.html", emails, "id", "html", text=True),
+    # Events carry the email or inbox object (bodies included); webhook secrets sign deliveries.
+    Target("events.data", events, "id", "data"),
+    Target("webhooks.secret", webhooks, "id", "secret"),
+    Target("webhooks.previous_secret", webhooks, "id", "previous_secret"),
 )
 BLOBS = "attachments.blob"
 CAUGHT_UP = "catch-up"  # marker row: the second pass has been scheduled

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("team_id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(40), nullable=False),
+        sa.Column("email_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", Stamp, nullable=False),
         sa.ForeignKeyConstraint(
@@ -49,6 +50,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_events"),
     )
     op.create_index("ix_events_team_id_id", "events", ["team_id", "id"])
+    op.create_index("ix_events_email_id", "events", ["email_id"])
     op.create_table(
         "webhooks",
         sa.Column("id", sa.Integer(), nullable=False),

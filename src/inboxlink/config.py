@@ -63,6 +63,10 @@ class Settings:
     dns_servers: tuple[tuple[str, int], ...] = ()
     # The configured OAuth providers ("google", "microsoft"): only these get buttons and routes.
     oauth: dict[str, OAuthClient] = field(default_factory=dict)
+    # Seconds a worker's inbox leases outlive its last heartbeat (failover time after a crash).
+    lease_ttl: float = 30.0
+    # Bearer token for GET /metrics; without it /metrics answers loopback clients only.
+    metrics_token: str | None = None
 
     @property
     def attachments_dir(self) -> Path:
@@ -149,7 +153,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         bcc_verify=_choice("BCC_VERIFY", get("BCC_VERIFY", "auto"), ("auto", "on", "off")),
         dns_servers=_dns_servers(get("DNS_SERVERS", "")),
         oauth=load_oauth_clients(get),
+        lease_ttl=_positive("LEASE_TTL", number("LEASE_TTL", "30")),
+        metrics_token=get("METRICS_TOKEN", "").strip() or None,
     )
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ConfigError(f"{PREFIX}{name} must be a number of seconds above 0, got {value!r}")
+    return value
 
 
 # ---- OAuth2 providers (docs/api.md, "OAuth2 mailboxes") ----
@@ -174,7 +186,9 @@ def _endpoint_url(name: str, value: str) -> str:
     parts = urlsplit(value)
     loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        raise ConfigError(f"{PREFIX}{name} must be an https:// URL (plain http only to loopback), got {value!r}")
+        raise ConfigError(
+            f"{PREFIX}{name} must be an https:// URL (plain http only to loopback), got {value!r}"
+        )
     return value
 
 
@@ -191,7 +205,9 @@ def load_oauth_clients(get: Callable[[str, str], str]) -> dict[str, OAuthClient]
         tenant = get("OAUTH_MICROSOFT_TENANT", "common").strip() or "common"
         servers = {}
         for side, default in (("IMAP", provider.imap), ("SMTP", provider.smtp)):
-            host, port = _host_port(f"OAUTH_{p}_{side}", get(f"OAUTH_{p}_{side}", f"{default[0]}:{default[1]}"))
+            host, port = _host_port(
+                f"OAUTH_{p}_{side}", get(f"OAUTH_{p}_{side}", f"{default[0]}:{default[1]}")
+            )
             servers[side] = (host, port, security_for_port(port))
         clients[key] = OAuthClient(
             provider=key,
@@ -202,7 +218,8 @@ def load_oauth_clients(get: Callable[[str, str], str]) -> dict[str, OAuthClient]
                 get(f"OAUTH_{p}_AUTHORIZE_URL", provider.authorize_url.replace("{tenant}", tenant)),
             ),
             token_url=_endpoint_url(
-                f"OAUTH_{p}_TOKEN_URL", get(f"OAUTH_{p}_TOKEN_URL", provider.token_url.replace("{tenant}", tenant))
+                f"OAUTH_{p}_TOKEN_URL",
+                get(f"OAUTH_{p}_TOKEN_URL", provider.token_url.replace("{tenant}", tenant)),
             ),
             imap=servers["IMAP"],
             smtp=servers["SMTP"],

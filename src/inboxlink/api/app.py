@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from inboxlink import __version__, web
 from inboxlink.api import errors
 from inboxlink.api.limits import BodyLimit
+from inboxlink.api.metrics_route import router as metrics_router
 from inboxlink.api.oauth_routes import router as oauth_router
 from inboxlink.api.routes import router
 from inboxlink.services.platform.runtime import Runtime
@@ -21,6 +22,7 @@ def create_app(rt: Runtime) -> FastAPI:
     errors.install(app)
     app.include_router(router)
     app.include_router(oauth_router)
+    app.include_router(metrics_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.
     app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)

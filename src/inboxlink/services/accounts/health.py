@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from inboxlink.services.accounts.users import Caller
+from inboxlink.services.platform.leases import fence
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.tables import inboxes, notifications
 
@@ -41,6 +42,7 @@ async def mark_disconnected(
     when the credentials changed meanwhile (a login with the old password must not undo a reconnect)."""
     stamp = now()
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).first()
         if row is not None and used_secret is not None and bytes(row.secret) != used_secret:
             return
@@ -99,6 +101,7 @@ async def mark_disconnected(
 
 async def record_error(rt: Runtime, inbox_id: int, server_text: str, next_retry_at: datetime | None) -> None:
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         await conn.execute(
             inboxes.update()
             .where(inboxes.c.id == inbox_id)
@@ -108,6 +111,7 @@ async def record_error(rt: Runtime, inbox_id: int, server_text: str, next_retry_
 
 async def record_sync(rt: Runtime, inbox_id: int) -> None:
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         await conn.execute(
             inboxes.update().where(inboxes.c.id == inbox_id).values(last_sync_at=now(), next_retry_at=None)
         )
@@ -138,6 +142,7 @@ async def list_notifications(
 async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
     """The server answered again after a long outage: connected, and the notification resolved."""
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         await conn.execute(
             inboxes.update()
             .where(inboxes.c.id == inbox_id, inboxes.c.status == "disconnected")

@@ -25,6 +25,7 @@ from inboxlink.domain.providers import OAUTH_PROVIDERS
 from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.services.accounts import credentials
 from inboxlink.services.accounts.health import mark_disconnected
+from inboxlink.services.platform import metrics
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.smtp import (
     SmtpAuthFailed,
@@ -112,6 +113,7 @@ async def _finish(
         )
         if moved.rowcount != 1:
             return  # resolved meanwhile by someone else (recovery): their verdict stands
+        metrics.SENDS.labels(status).inc()
         await conn.execute(
             emails.update()
             .where(emails.c.id == job.email_id)
@@ -152,6 +154,7 @@ async def _fail_or_retry(
 
 async def _retry_later(rt: Runtime, job: Job, message: str) -> None:
     delay = min(300.0, 5.0 * 2 ** (job.attempts - 1)) * random.uniform(0.8, 1.2)
+    metrics.SENDS.labels("retry").inc()
     async with rt.engine.begin() as conn:
         moved = await conn.execute(
             outbox.update()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from inboxlink.storage import worker_tables  # noqa: F401  (its tables join the metadata)
 from inboxlink.storage.tables import metadata
 
 config = context.config

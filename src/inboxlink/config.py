@@ -75,6 +75,10 @@ class Settings:
     # worker may take the job over (a worker killed mid-job).
     jobs_poll: float = 1.0
     jobs_lease: float = 60.0
+    # Seconds a worker's inbox leases outlive its last heartbeat (failover time after a crash).
+    lease_ttl: float = 30.0
+    # Bearer token for GET /metrics; without it /metrics answers loopback clients only.
+    metrics_token: str | None = None
 
     @property
     def attachments_dir(self) -> Path:
@@ -167,7 +171,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         events_retention_days=number("EVENTS_RETENTION_DAYS", "30"),
         jobs_poll=number("JOBS_POLL", "1"),
         jobs_lease=number("JOBS_LEASE", "60"),
+        lease_ttl=_positive("LEASE_TTL", number("LEASE_TTL", "30")),
+        metrics_token=get("METRICS_TOKEN", "").strip() or None,
     )
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ConfigError(f"{PREFIX}{name} must be a number of seconds above 0, got {value!r}")
+    return value
 
 
 # ---- OAuth2 providers (docs/api.md, "OAuth2 mailboxes") ----

@@ -10,6 +10,7 @@ from inboxlink.api.company_routes import router as company_router
 from inboxlink.api.csv_routes import router as csv_router
 from inboxlink.api.deal_routes import router as deal_router
 from inboxlink.api.limits import BodyLimit
+from inboxlink.api.metrics_route import router as metrics_router
 from inboxlink.api.oauth_routes import router as oauth_router
 from inboxlink.api.privacy_routes import router as privacy_router
 from inboxlink.api.routes import router
@@ -31,6 +32,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(csv_router)
     app.include_router(webhook_router)
     app.include_router(privacy_router)
+    app.include_router(metrics_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.
     app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)

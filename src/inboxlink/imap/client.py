@@ -69,7 +69,7 @@ from .protocol import (
     Search,
     StatusResponse,
 )
-from .transport import STREAM_LIMIT, Connection, log, untagged_text
+from .transport import COMMANDS, STREAM_LIMIT, Connection, log, untagged_text
 from .utf7 import encode_mailbox
 
 __all__ = ["ImapClient"]
@@ -280,6 +280,7 @@ class ImapClient:
                 messages.append(FetchedMessage(r.uid, r.flags, r.modseq, r.header, r.body, r.size))
 
         await self._checked(["UID", "FETCH", validate_sequence_set(uid_set), items], on_fetch=keep)
+        COMMANDS["FETCH responses"] += len(messages)  # messages fetched, for the metrics
         return messages
 
     async def fetch_headers(self, uid_set: str, fields: Sequence[str]) -> list[FetchedMessage]:

@@ -13,6 +13,7 @@ import asyncio
 import asyncio.sslproto
 import logging
 import ssl
+from collections import Counter
 from collections.abc import Callable
 
 from .commands import Arg, encode_command
@@ -22,6 +23,10 @@ from .protocol import Continuation, Exists, Fetch, MailboxStatus, Response, Resp
 __all__ = ["Connection", "untagged_text"]
 
 log = logging.getLogger("inboxlink.imap")
+
+# Commands sent by this process, by name ("UID FETCH"): plain counters, read by the metrics
+# (services.platform.metrics) at scrape time, so this room needs no metrics library.
+COMMANDS: Counter[str] = Counter()
 
 _READ_SIZE = 1 << 18
 STREAM_LIMIT = 1 << 22  # asyncio's buffer limit for the connection (pauses reading beyond 2x)
@@ -73,6 +78,7 @@ class Connection:
             tag = self._next_tag()
             chunks = encode_command(tag, *args, nonsync_limit=self.nonsync_limit) + (extra or [])
             name = args[0] if isinstance(args[0], str) else "?"
+            COMMANDS[f"UID {args[1]}" if name == "UID" and isinstance(args[1], str) else name] += 1
             log.debug("C: %s %s", tag, name)  # never the arguments: they may hold a password
             try:
                 untagged, tagged = await self._exchange(

@@ -7,6 +7,7 @@ monitor: UIDVALIDITY changes seen and per-message failures."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.mime.headers import own_id, scan_headers
 from inboxlink.services.accounts import health
 from inboxlink.services.mail import never_log_gate, replies
+from inboxlink.services.platform import metrics
 from inboxlink.services.platform.own_ids import own_id_is_ours
 from inboxlink.services.platform.runtime import Runtime
 
@@ -212,6 +214,7 @@ class FolderScanner:
         outbound = folder != "INBOX"
         low = cursor.last_uid + 1
         while True:
+            found_at = time.monotonic()  # the reply-logging latency starts at the header FETCH
             # "low:*" also returns the highest message when it is below `low`: filter on uid.
             fetched = [
                 m
@@ -280,6 +283,8 @@ class FolderScanner:
                     if not await self._poison(inbox, folder, message.uid, exc):
                         raise
                     logged = None
+                if logged is not None:
+                    metrics.REPLY_LOG_SECONDS.observe(time.monotonic() - found_at)
                 if logged is not None and reply_id and refused is None:
                     # A reply to this reply may sit later in the same chunk: it is tracked from now on.
                     known[reply_id] = logged

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from inboxlink import imap
 from inboxlink.services.accounts import credentials, health
+from inboxlink.services.platform import leases, metrics
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import inboxes
 from inboxlink.sync.folder_scan import FolderScanner, FolderUnstable
@@ -49,6 +50,13 @@ class InboxMonitor:
         self.scanner = FolderScanner(rt)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except leases.LeaseLost as exc:
+            # Another worker owns the inbox now: stop without another word (every write is refused).
+            log.warning("%s; this monitor stops", exc)
+
+    async def _run(self) -> None:
         delay = BACKOFF_START
         while not self.stopping.is_set():
             inbox = await self._load()
@@ -84,6 +92,8 @@ class InboxMonitor:
                 if self.sessions > opened:
                     delay = BACKOFF_START  # the session worked before it broke: start backing off afresh
                 delay = await self._fault(inbox, exc, delay)
+            except leases.LeaseLost:
+                raise
             except Exception as exc:  # a bug must not kill monitoring for good: log it loudly, retry
                 log.exception("inbox %s: unexpected error in monitor", self.inbox_id)
                 delay = await self._fault(inbox, exc, delay)
@@ -195,7 +205,8 @@ class InboxMonitor:
         if "IDLE" in client.capabilities:
             idle = asyncio.create_task(client.idle(timeout))
             stop = asyncio.create_task(self.stopping.wait())
-            done, _ = await asyncio.wait({idle, stop}, return_when=asyncio.FIRST_COMPLETED)
+            with metrics.IDLE_SESSIONS.track_inprogress():
+                done, _ = await asyncio.wait({idle, stop}, return_when=asyncio.FIRST_COMPLETED)
             if idle not in done:
                 # Stopping: abandon the IDLE; the session is closed right after, so no DONE is owed.
                 idle.cancel()

@@ -1,12 +1,14 @@
 """Keeps one InboxMonitor task per connected inbox that this worker holds the lease of: starts
 monitors for new or reconnected inboxes, stops them for deleted ones, restarts them when the
-credentials change, and renews its leases (services.platform.leases) on every pass. Woken by the API in the
+credentials change, and renews its leases (services.platform.leases: one heartbeat UPDATE) on
+every pass, keeping to its fair share of the inboxes (ceil(inboxes / live workers)). Woken by the API in the
 same process (`inboxes_changed`) and otherwise re-reads the inbox list every few seconds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import secrets
@@ -14,7 +16,7 @@ import socket
 
 from sqlalchemy import select
 
-from inboxlink.services.platform import leases
+from inboxlink.services.platform import leases, metrics
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.tables import inboxes
 from inboxlink.sync.monitor import InboxMonitor
@@ -44,16 +46,25 @@ def owner_is_dead(owner: str) -> bool:
 
 class Supervisor:
     def __init__(
-        self, rt: Runtime, *, rescan: float = 5.0, lease_ttl: float = 30.0, claim_batch: int = 100
+        self,
+        rt: Runtime,
+        *,
+        rescan: float | None = None,
+        lease_ttl: float | None = None,
+        claim_batch: int = 200,
     ) -> None:
         self.rt = rt
-        self.rescan = rescan
-        self.lease_ttl = lease_ttl
+        self.lease_ttl = lease_ttl if lease_ttl is not None else rt.settings.lease_ttl
+        # At least three heartbeats per TTL, so one slow pass does not cost the leases.
+        self.rescan = rescan if rescan is not None else min(5.0, self.lease_ttl / 3)
         # Claiming a batch per pass (not everything at once) spreads inboxes over workers that start together.
         self.claim_batch = claim_batch
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.owner = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"
         self.held: dict[int, int] = {}
         self.monitors: dict[int, tuple[InboxMonitor, asyncio.Task[None], bytes]] = {}
+        self.passes = 0
+        self._more = False  # the last pass claimed a full batch: look again soon
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -69,13 +80,18 @@ class Supervisor:
                     asyncio.ensure_future(self._stopping.wait()),
                     asyncio.ensure_future(self.rt.inboxes_changed.wait()),
                 }
-                await asyncio.wait(waits, timeout=self.rescan, return_when=asyncio.FIRST_COMPLETED)
+                pause = min(0.5, self.rescan) if self._more else self.rescan
+                await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
                 for w in waits:
                     w.cancel()
         finally:
             await self._stop_all()
 
     async def reconcile(self) -> None:
+        """One pass, in a constant number of statements whatever the number of inboxes: the inbox
+        list, the heartbeat, the live workers, this worker's leases, and when needed one bury, one
+        release and one claim (two statements)."""
+        self.passes += 1
         async with self.rt.engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -85,49 +101,70 @@ class Supervisor:
                 )
             ).all()
         # A monitor keeps running through connection_failed (it is the one that retries); auth
-        # failures wait for new credentials.
+        # failures wait for new credentials. (leases.monitored() is the same rule in SQL.)
         wanted = {
             r.id: bytes(r.secret)
             for r in rows
             if r.status == "connected"
-            or (
-                r.status == "disconnected"
-                and r.disconnect_reason in {"connection_failed", "oauth_client_invalid"}
-            )
+            or (r.status == "disconnected" and r.disconnect_reason in leases.RETRYING)
         }
-        lost = await leases.renew(self.rt, self.owner, self.held, self.lease_ttl)
-        for inbox_id in lost:
+        await leases.heartbeat(self.rt, self.owner, self.host, self.pid, self.lease_ttl)
+        live = await leases.live_workers(self.rt)
+        dead = [w for w, host, pid in live if host == self.host and owner_is_dead(f"{host}:{pid}:")]
+        await leases.bury(self.rt, dead)  # killed here: their inboxes move at once, not after the TTL
+        mine = await leases.held(self.rt, self.owner)
+        for inbox_id in [i for i, token in self.held.items() if mine.get(i) != token]:
             log.warning("inbox %s: lease taken over by another worker; stopping here", inbox_id)
+            metrics.LEASE_LOSSES.inc()
             self.held.pop(inbox_id, None)
-        for inbox_id, (monitor, task, secret) in list(self.monitors.items()):
-            if (
-                inbox_id not in wanted
-                or inbox_id not in self.held
-                or wanted[inbox_id] != secret
-                or task.done()
-            ):
-                if not task.done():
-                    monitor.stopping.set()
-                    await self._await(task)
-                del self.monitors[inbox_id]
-        gone = [i for i in self.held if i not in wanted]
+        share = leases.fair_share(len(wanted), len(live) - len(dead))
+        keep = sorted(i for i in self.held if i in wanted)
+        excess = keep[share:]  # over the fair share: give the newest back to the others
+        doomed = {
+            inbox_id
+            for inbox_id, (_monitor, task, secret) in self.monitors.items()
+            if inbox_id not in wanted
+            or inbox_id not in self.held
+            or inbox_id in excess
+            or wanted[inbox_id] != secret
+            or task.done()
+        }
+        await self._stop(doomed)
+        gone = [i for i in self.held if i not in wanted] + excess
         if gone:
             await leases.release(self.rt, self.owner, gone)
+            metrics.LEASE_RELEASES.inc(len(excess))
             for inbox_id in gone:
                 del self.held[inbox_id]
-        candidates = [i for i in wanted if i not in self.held]
-        if candidates:
-            dead = {o for o in await leases.owners(self.rt) if owner_is_dead(o)}
-            self.held.update(
-                await leases.claim(self.rt, self.owner, candidates, self.lease_ttl, self.claim_batch, dead)
-            )
+        room = min(share - len(self.held), self.claim_batch)
+        self._more = False
+        if room > 0 and len(self.held) < len(wanted):
+            won = await leases.claim(self.rt, self.owner, room)
+            self.held.update(won)
+            self._more = len(won) == room and len(self.held) < share
         for inbox_id, secret in wanted.items():
             if inbox_id in self.held and inbox_id not in self.monitors:
-                monitor = InboxMonitor(self.rt, inbox_id)
-                task = asyncio.create_task(monitor.run(), name=f"monitor-{inbox_id}")
-                self.monitors[inbox_id] = (monitor, task, secret)
+                self._start(inbox_id, secret)
+        metrics.MONITORS.set(len(self.monitors))
+
+    def _start(self, inbox_id: int, secret: bytes) -> None:
+        monitor = InboxMonitor(self.rt, inbox_id)
+        # The monitor's writes are fenced with this lease (services.platform.leases.fence).
+        context = contextvars.copy_context()
+        context.run(leases.LEASE.set, leases.Lease(inbox_id, self.owner, self.held[inbox_id]))
+        task = asyncio.create_task(monitor.run(), name=f"monitor-{inbox_id}", context=context)
+        self.monitors[inbox_id] = (monitor, task, secret)
+
+    async def _stop(self, inbox_ids: set[int]) -> None:
+        """Stop these monitors, all at once (a worker giving back 500 inboxes must not take 500 turns)."""
+        stopping = [self.monitors.pop(i) for i in inbox_ids if i in self.monitors]
+        for monitor, _task, _secret in stopping:
+            monitor.stopping.set()
+        await asyncio.gather(*(self._await(task) for _m, task, _s in stopping), return_exceptions=True)
 
     async def _await(self, task: asyncio.Task[None]) -> None:
+        if task.done():
+            return
         try:
             await asyncio.wait_for(task, 5)
         except (TimeoutError, asyncio.CancelledError):
@@ -138,14 +175,10 @@ class Supervisor:
             log.exception("monitor ended with an error")
 
     async def _stop_all(self) -> None:
-        for monitor, _task, _secret in self.monitors.values():
-            monitor.stopping.set()
-        await asyncio.gather(
-            *(self._await(task) for _m, task, _s in self.monitors.values()), return_exceptions=True
-        )
-        self.monitors.clear()
+        await self._stop(set(self.monitors))
+        metrics.MONITORS.set(0)
         try:
-            await leases.release(self.rt, self.owner)  # hand the inboxes over at once, not after expiry
+            await leases.retire(self.rt, self.owner)  # hand the inboxes over at once, not after expiry
         except Exception:
             log.warning("could not release inbox leases; they expire by themselves")
         self.held.clear()

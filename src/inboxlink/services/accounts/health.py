@@ -11,6 +11,7 @@ from sqlalchemy import select
 from inboxlink.services.accounts.inboxes import inbox_view
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.platform import events
+from inboxlink.services.platform.leases import fence
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.tables import inboxes, notifications
 
@@ -43,6 +44,7 @@ async def mark_disconnected(
     when the credentials changed meanwhile (a login with the old password must not undo a reconnect)."""
     stamp = now()
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).first()
         if row is not None and used_secret is not None and bytes(row.secret) != used_secret:
             return
@@ -104,6 +106,7 @@ async def mark_disconnected(
 
 async def record_error(rt: Runtime, inbox_id: int, server_text: str, next_retry_at: datetime | None) -> None:
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         await conn.execute(
             inboxes.update()
             .where(inboxes.c.id == inbox_id)
@@ -118,6 +121,7 @@ async def record_sync(rt: Runtime, inbox_id: int, *, recovered: bool = False) ->
     if recovered:
         values.update(last_error=None, last_error_at=None)
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         await conn.execute(inboxes.update().where(inboxes.c.id == inbox_id).values(**values))
 
 
@@ -146,6 +150,7 @@ async def list_notifications(
 async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
     """The server answered again after a long outage: connected, and the notification resolved."""
     async with rt.engine.begin() as conn:
+        await fence(conn)  # a monitor whose lease is stale writes nothing
         changed = await conn.execute(
             inboxes.update()
             .where(inboxes.c.id == inbox_id, inboxes.c.status == "disconnected")

@@ -27,7 +27,7 @@ from inboxlink.services.accounts import credentials
 from inboxlink.services.accounts.health import mark_disconnected
 from inboxlink.services.crm.timeline import email_views
 from inboxlink.services.mail import never_log_gate
-from inboxlink.services.platform import events
+from inboxlink.services.platform import events, metrics
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.smtp import (
     SmtpAuthFailed,
@@ -115,6 +115,7 @@ async def _finish(
         )
         if moved.rowcount != 1:
             return  # resolved meanwhile by someone else (recovery): their verdict stands
+        metrics.SENDS.labels(status).inc()
         await conn.execute(
             emails.update()
             .where(emails.c.id == job.email_id)
@@ -159,6 +160,7 @@ async def _fail_or_retry(
 
 async def _retry_later(rt: Runtime, job: Job, message: str) -> None:
     delay = min(300.0, 5.0 * 2 ** (job.attempts - 1)) * random.uniform(0.8, 1.2)
+    metrics.SENDS.labels("retry").inc()
     async with rt.engine.begin() as conn:
         moved = await conn.execute(
             outbox.update()

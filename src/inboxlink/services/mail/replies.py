@@ -22,7 +22,8 @@ from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
 from inboxlink.domain.tracking import inbox_scope, scope_rank, user_scope, visible_scopes
 from inboxlink.services.crm.timeline import NewEmail, email_views, existing_email_id, store_email, track_ids
-from inboxlink.services.platform import events
+from inboxlink.services.platform import events, metrics
+from inboxlink.services.platform.leases import fence
 from inboxlink.services.platform.mail_parsing import parse_untrusted
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import email_contacts, emails, folder_cursors, inboxes, tracked_ids, users
@@ -55,6 +56,8 @@ async def load_cursor(rt: Runtime, inbox_id: int, folder: str) -> Cursor | None:
 
 
 async def _write_cursor(conn: AsyncConnection, inbox_id: int, folder: str, cursor: Cursor) -> None:
+    # Every cursor write (and the reply logged with it) is refused when the monitor's lease is stale.
+    await fence(conn)
     values = {
         "uidvalidity": cursor.uidvalidity,
         "last_uid": cursor.last_uid,
@@ -130,6 +133,7 @@ async def tracked_lookup_scoped(
 async def untrack_learned(rt: Runtime, inbox: Any, message_id: str) -> None:
     """Forget an id this inbox learned from inbound mail (another message in the mailbox has it)."""
     async with rt.engine.begin() as conn:
+        await fence(conn)
         await conn.execute(
             tracked_ids.delete().where(
                 tracked_ids.c.team_id == inbox.team_id,
@@ -148,6 +152,7 @@ async def track_alias(rt: Runtime, inbox: Any, email_id: int, message_id: str | 
     if not message_id:
         return
     async with rt.engine.begin() as conn:
+        await fence(conn)
         sent_from = await conn.scalar(select(emails.c.inbox_id).where(emails.c.id == email_id))
         if sent_from != inbox.id:
             return
@@ -252,6 +257,7 @@ async def log_matched_message(
         log.info("inbox %s uid %s: already logged by someone else", inbox.id, uid)
         await save_cursor(rt, inbox.id, folder, advanced)
         return existing
+    metrics.REPLIES_LOGGED.labels("outbound" if outbound else "inbound").inc()
     rt.timeline.publish(inbox.team_id, {"type": "email", "email_id": email_id, "thread_id": new.thread_id})
     return email_id
 

@@ -1,108 +1,197 @@
 """Inbox leases: which worker monitors which inbox, so N `inboxlink worker` processes on one
 PostgreSQL share the inboxes and never follow the same one twice.
 
-A lease is a row (inbox, owner, token, expires_at). A worker claims inboxes whose lease is missing or
-expired, renews its own on every supervisor pass (heartbeat), and deletes them when it stops. A
-worker that dies simply stops renewing; another takes over once the lease expires. Claims are guarded
-UPDATEs/INSERTs, so two workers racing for one inbox cannot both win. The token grows with every new
-holder (fencing): a worker that finds another token on renewal has lost the inbox and stops it."""
+A worker registers a row in `workers` and renews it on every supervisor pass: that one UPDATE is
+the heartbeat of all its leases (a lease row (inbox, owner, token) is valid while its owner's row
+has not expired). A worker claims, in one statement, up to n leases that are free (owner ''), whose
+owner is gone (no live row) — `UPDATE … WHERE inbox_id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT
+n) RETURNING`, so racing workers take disjoint sets — and gives leases back in one. Every statement
+count here is constant in the number of inboxes.
+
+Fencing: the token grows with every new holder. A monitor runs with its lease in a context
+variable (`LEASE`), and every write it makes for its inbox calls `fence(conn)` inside the write's
+transaction: the lease must still carry this token and the worker's row must be live, else
+`LeaseLost` rolls the write back. On PostgreSQL the check takes a share lock on the lease row until
+commit, so a takeover (which locks it for update, skipping locked rows) cannot commit in between:
+a paused worker that lost its inbox writes nothing after the new owner has started."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Executable, and_, exists, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inboxlink.services.platform import metrics
 from inboxlink.services.platform.runtime import Runtime, now
-from inboxlink.storage.tables import inbox_leases
+from inboxlink.storage.tables import Stamp, inbox_leases, inboxes
+from inboxlink.storage.worker_tables import workers
+
+FREE = ""  # owner of a lease nobody holds (released, or never claimed); the token is kept
+GONE = datetime(1970, 1, 1, tzinfo=UTC)  # expires_at of a worker known to be dead
+# Disconnect reasons under which a monitor keeps running (it is the one that retries).
+RETRYING = ("connection_failed", "oauth_client_invalid")
 
 
-async def owners(rt: Runtime) -> set[str]:
-    async with rt.engine.connect() as conn:
-        return set((await conn.execute(select(inbox_leases.c.owner).distinct())).scalars())
+class LeaseLost(Exception):
+    """A write was refused: this worker no longer holds the inbox's lease (or its heartbeat lapsed)."""
 
 
-async def claim(
-    rt: Runtime, owner: str, inbox_ids: Iterable[int], ttl: float, limit: int, dead_owners: Iterable[str] = ()
-) -> dict[int, int]:
-    """Try to take up to `limit` of `inbox_ids`; returns {inbox_id: token} of those won. Leases of
-    `dead_owners` (workers known to be gone, e.g. a killed process on this host) are taken at once
-    instead of after they expire."""
-    dead = list(dead_owners)
-    won: dict[int, int] = {}
-    for inbox_id in inbox_ids:
-        if len(won) >= limit:
-            break
-        stamp = now()
-        async with rt.engine.begin() as conn:
-            row = (
-                await conn.execute(select(inbox_leases).where(inbox_leases.c.inbox_id == inbox_id))
-            ).first()
-            if row is None:
-                try:
-                    async with conn.begin_nested():
-                        await conn.execute(
-                            inbox_leases.insert().values(
-                                inbox_id=inbox_id,
-                                owner=owner,
-                                token=1,
-                                expires_at=stamp + timedelta(seconds=ttl),
-                            )
-                        )
-                    won[inbox_id] = 1
-                except IntegrityError:
-                    pass  # another worker inserted it a moment ago
-                continue
-            taken = await conn.execute(
-                update(inbox_leases)
-                .where(
-                    inbox_leases.c.inbox_id == inbox_id,
-                    inbox_leases.c.token == row.token,
-                    or_(
-                        inbox_leases.c.expires_at < stamp,
-                        inbox_leases.c.owner == owner,
-                        inbox_leases.c.owner.in_(dead),
-                    ),
-                )
-                .values(owner=owner, token=row.token + 1, expires_at=stamp + timedelta(seconds=ttl))
+@dataclass(frozen=True)
+class Lease:
+    inbox_id: int
+    owner: str
+    token: int
+
+
+# Set for each monitor task by the supervisor: the lease its writes are fenced with.
+LEASE: contextvars.ContextVar[Lease | None] = contextvars.ContextVar("inboxlink_lease", default=None)
+
+
+def monitored() -> ColumnElement[bool]:
+    """The inboxes that want a monitor (the supervisor's rule, as SQL for the claim)."""
+    return and_(
+        inboxes.c.deleted_at.is_(None),
+        or_(
+            inboxes.c.status == "connected",
+            and_(inboxes.c.status == "disconnected", inboxes.c.disconnect_reason.in_(RETRYING)),
+        ),
+    )
+
+
+async def fence(conn: AsyncConnection) -> None:
+    """Inside a monitor's write transaction: refuse the write unless its lease is still current.
+    Outside a monitor (the API, the CLI) there is no lease and nothing to check."""
+    lease = LEASE.get()
+    if lease is None:
+        return
+    found = await conn.scalar(
+        select(inbox_leases.c.token)
+        .select_from(inbox_leases.join(workers, workers.c.id == inbox_leases.c.owner))
+        .where(
+            inbox_leases.c.inbox_id == lease.inbox_id,
+            inbox_leases.c.owner == lease.owner,
+            inbox_leases.c.token == lease.token,
+            workers.c.expires_at > now(),
+        )
+        .with_for_update(read=True, of=inbox_leases)
+    )
+    if found is None:
+        metrics.FENCED_WRITES.inc()
+        raise LeaseLost(f"inbox {lease.inbox_id}: the lease (token {lease.token}) is no longer ours")
+
+
+async def heartbeat(rt: Runtime, owner: str, host: str, pid: int, ttl: float) -> None:
+    """Register or renew this worker: one UPDATE (an INSERT the first time)."""
+    stamp = now()
+    values = {"heartbeat_at": stamp, "expires_at": stamp + timedelta(seconds=ttl)}
+    async with rt.engine.begin() as conn:
+        done = await conn.execute(update(workers).where(workers.c.id == owner).values(**values))
+        if done.rowcount == 0:
+            await conn.execute(
+                insert(workers).values(id=owner, host=host, pid=pid, started_at=stamp, **values)
             )
-            if taken.rowcount == 1:
-                won[inbox_id] = row.token + 1
+
+
+async def live_workers(rt: Runtime) -> list[tuple[str, str, int]]:
+    """(id, host, pid) of the workers whose heartbeat has not expired."""
+    async with rt.engine.connect() as conn:
+        rows = await conn.execute(
+            select(workers.c.id, workers.c.host, workers.c.pid).where(workers.c.expires_at > now())
+        )
+        return [(r.id, r.host, r.pid) for r in rows]
+
+
+async def bury(rt: Runtime, dead: Iterable[str]) -> None:
+    """Workers known to be gone (a killed process on this host): their leases are free at once."""
+    gone = list(dead)
+    if gone:
+        async with rt.engine.begin() as conn:
+            await conn.execute(update(workers).where(workers.c.id.in_(gone)).values(expires_at=GONE))
+
+
+async def held(rt: Runtime, owner: str) -> dict[int, int]:
+    """{inbox_id: token} of the leases this worker holds now (one SELECT)."""
+    async with rt.engine.connect() as conn:
+        rows = await conn.execute(
+            select(inbox_leases.c.inbox_id, inbox_leases.c.token).where(inbox_leases.c.owner == owner)
+        )
+        return {r.inbox_id: r.token for r in rows}
+
+
+def _insert_missing(dialect: str) -> Executable:
+    """A free lease row for every monitored inbox that has none (two workers may race: no error)."""
+    source = select(inboxes.c.id, literal(FREE), literal(0), literal(now(), Stamp)).where(
+        monitored(), ~exists().where(inbox_leases.c.inbox_id == inboxes.c.id)
+    )
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ["inbox_id", "owner", "token", "expires_at"]
+    return make(inbox_leases).from_select(columns, source).on_conflict_do_nothing()
+
+
+async def claim(rt: Runtime, owner: str, limit: int) -> dict[int, int]:
+    """Take up to `limit` free or orphaned leases of monitored inboxes; returns {inbox_id: token}.
+    Two statements whatever the number of inboxes."""
+    if limit <= 0:
+        return {}
+    stamp = now()
+    alive = exists().where(workers.c.id == inbox_leases.c.owner, workers.c.expires_at > stamp)
+    takeable = (
+        select(inbox_leases.c.inbox_id)
+        .join(inboxes, inboxes.c.id == inbox_leases.c.inbox_id)
+        .where(monitored(), or_(inbox_leases.c.owner == FREE, ~alive))
+        .order_by(inbox_leases.c.inbox_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=inbox_leases)
+    )
+    async with rt.engine.begin() as conn:
+        await conn.execute(_insert_missing(conn.dialect.name))
+        rows = await conn.execute(
+            update(inbox_leases)
+            .where(inbox_leases.c.inbox_id.in_(takeable.scalar_subquery()))
+            .values(owner=owner, token=inbox_leases.c.token + 1, expires_at=stamp)
+            .returning(inbox_leases.c.inbox_id, inbox_leases.c.token)
+        )
+        won = {r.inbox_id: r.token for r in rows}
+    metrics.LEASE_CLAIMS.inc(len(won))
     return won
 
 
-async def renew(rt: Runtime, owner: str, held: dict[int, int], ttl: float) -> set[int]:
-    """Extend the leases still ours; returns the inbox ids that were lost to someone else."""
-    if not held:
-        return set()
-    stamp = now()
-    async with rt.engine.begin() as conn:
-        for inbox_id, token in held.items():
-            await conn.execute(
-                update(inbox_leases)
-                .where(
-                    and_(
-                        inbox_leases.c.inbox_id == inbox_id,
-                        inbox_leases.c.owner == owner,
-                        inbox_leases.c.token == token,
-                    )
-                )
-                .values(expires_at=stamp + timedelta(seconds=ttl))
-            )
-        rows = await conn.execute(
-            select(inbox_leases.c.inbox_id).where(
-                inbox_leases.c.owner == owner, inbox_leases.c.inbox_id.in_(list(held))
-            )
-        )
-        still = {r.inbox_id for r in rows}
-    return set(held) - still
-
-
 async def release(rt: Runtime, owner: str, inbox_ids: Iterable[int] | None = None) -> None:
-    query = delete(inbox_leases).where(inbox_leases.c.owner == owner)
+    """Give leases back (all of them without `inbox_ids`) in one UPDATE; tokens are kept, so the
+    next holder's is higher than every earlier one."""
+    query = update(inbox_leases).where(inbox_leases.c.owner == owner)
     if inbox_ids is not None:
-        query = query.where(inbox_leases.c.inbox_id.in_(list(inbox_ids)))
+        ids = list(inbox_ids)
+        if not ids:
+            return
+        query = query.where(inbox_leases.c.inbox_id.in_(ids))
     async with rt.engine.begin() as conn:
-        await conn.execute(query)
+        await conn.execute(query.values(owner=FREE))
+
+
+async def retire(rt: Runtime, owner: str) -> None:
+    """A clean stop: every lease back, and the worker row gone."""
+    await release(rt, owner)
+    async with rt.engine.begin() as conn:
+        await conn.execute(workers.delete().where(workers.c.id == owner))
+
+
+async def holders(rt: Runtime) -> list[tuple[int, str, int]]:
+    """(inbox_id, owner, token) of every held lease whose owner is live (for `inboxlink status`)."""
+    async with rt.engine.connect() as conn:
+        rows = await conn.execute(
+            select(inbox_leases.c.inbox_id, inbox_leases.c.owner, inbox_leases.c.token)
+            .join(workers, workers.c.id == inbox_leases.c.owner)
+            .where(workers.c.expires_at > now())
+        )
+        return [(r.inbox_id, r.owner, r.token) for r in rows]
+
+
+def fair_share(monitored_inboxes: int, live: int) -> int:
+    """ceil(inboxes / live workers): the most one worker should hold."""
+    return -(-monitored_inboxes // max(live, 1))

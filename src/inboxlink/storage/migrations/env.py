@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from inboxlink.storage import crm_tables, platform_tables  # noqa: F401  (their tables join the metadata)
+from inboxlink.storage import (  # noqa: F401  (their tables join the metadata)
+    crm_tables,
+    platform_tables,
+    worker_tables,
+)
 from inboxlink.storage.tables import metadata
 
 config = context.config

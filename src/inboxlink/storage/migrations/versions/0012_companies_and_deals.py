@@ -22,7 +22,7 @@ from inboxlink.domain.companies import (
 )
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

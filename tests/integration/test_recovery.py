@@ -82,7 +82,9 @@ async def test_server_restart_is_survived(app, conversation, mail_server, mail_u
         body = await _inbox(user, inbox["id"])
         return body if body["next_retry_at"] is None else None
 
-    await wait_for(healthy, timeout=10)
+    recovered = await wait_for(healthy, timeout=10)
+    # The outage's "cannot connect" must not stay on a working inbox (issue 11).
+    assert recovered["last_error"] is None
 
 
 async def test_uidvalidity_change_rescans_without_duplicates(app, conversation, mail_server, mail_user):

@@ -246,18 +246,6 @@ class ImapClient:
             raise ProtocolError(f"SELECT {mailbox!r} answered without EXISTS or UIDVALIDITY")
         return SelectInfo(exists, uidvalidity, codes.get("UIDNEXT"), codes.get("HIGHESTMODSEQ"))
 
-    async def unselect(self) -> None:
-        """Leave the selected mailbox: UNSELECT (RFC 3691) where offered, else CLOSE. Only ever
-        after EXAMINE, where CLOSE expunges nothing. Courier refuses an APPEND into the mailbox
-        that is selected read-only ("Current box is selected READ-ONLY")."""
-        await self._checked(["UNSELECT" if "UNSELECT" in self.capabilities else "CLOSE"])
-
-    async def highest_uid(self) -> int:
-        """The highest UID in the selected mailbox (0 when empty): for servers whose SELECT has no
-        UIDNEXT (Courier), so that monitoring can still start at connection time."""
-        found = await self.uid_fetch("*", "(UID)")
-        return max((m.uid for m in found), default=0)
-
     # ---- messages ---------------------------------------------------------------------------
 
     async def uid_search(self, criteria: str) -> list[int]:

@@ -52,7 +52,6 @@ class FolderScanner:
         self.rt = rt
         self._uidvalidity_changes: dict[str, int] = {}
         self._failures: dict[tuple[str, int], int] = {}
-        self._settled: set[str] = set()  # folders whose UIDVALIDITY was double-checked (_settle)
 
     async def _poison(self, inbox: Any, folder: str, uid: int, exc: Exception) -> bool:
         """True when (folder, uid) has now failed POISON_RETRIES times (the server will not FETCH
@@ -69,15 +68,9 @@ class FolderScanner:
     async def sync_folder(self, client: imap.ImapClient, inbox: Any, folder: str, condstore: bool) -> None:
         info = await client.select(folder, readonly=True, condstore=condstore)
         cursor = await replies.load_cursor(self.rt, inbox.id, folder)
-        known = cursor.uidvalidity if cursor is not None else None
-        if info.uidvalidity != known and folder not in self._settled:
-            info = await self._settle(client, folder, condstore, info)
         if cursor is None:
             # Monitoring starts at connection time: what was already there is not ours to read.
-            if info.uidnext:
-                start = info.uidnext - 1
-            else:  # no UIDNEXT in the SELECT answer (Courier): the highest UID says the same
-                start = await client.highest_uid() if info.exists else 0
+            start = (info.uidnext - 1) if info.uidnext else 0
             await replies.save_cursor(
                 self.rt, inbox.id, folder, replies.Cursor(info.uidvalidity, start, info.highestmodseq, 0)
             )
@@ -119,23 +112,6 @@ class FolderScanner:
                 await replies.save_cursor(self.rt, inbox.id, folder, cursor)
             return
         await self._scan_new(client, inbox, folder, cursor, info.highestmodseq)
-
-    async def _settle(
-        self, client: imap.ImapClient, folder: str, condstore: bool, info: imap.SelectInfo
-    ) -> imap.SelectInfo:
-        """A UIDVALIDITY not seen before: make sure the server means it. Courier keeps a folder's
-        UIDs only once it has been opened read-write; until then every EXAMINE invents a new
-        UIDVALIDITY. Where two EXAMINEs disagree, one read-write SELECT makes the server persist
-        them (SELECT changes no flags; everything is still read with BODY.PEEK), then EXAMINE
-        again. Once per folder and monitor: a server that still renumbers is caught by the
-        MAX_UIDVALIDITY_CHANGES rule."""
-        self._settled.add(folder)
-        again = await client.select(folder, readonly=True, condstore=condstore)
-        if again.uidvalidity == info.uidvalidity:
-            return again
-        log.info("%s: UIDVALIDITY differs between two EXAMINEs; opening it read-write once", folder)
-        await client.select(folder, readonly=False)
-        return await client.select(folder, readonly=True, condstore=condstore)
 
     def _own_copies(self, fetched: Sequence[imap.FetchedMessage]) -> dict[int, str]:
         """uid → our id, for copies whose X-Inboxlink-Id carries a valid MAC: never logged. Only a

@@ -176,7 +176,7 @@ class InboxMonitor:
     async def _recovered(self, inbox: Any) -> None:
         if self._failing_since is not None or inbox.next_retry_at is not None:
             self._failing_since = None
-            await health.record_sync(self.rt, inbox.id, recovered=True)
+            await health.record_sync(self.rt, inbox.id)
         if inbox.status == "disconnected" and inbox.disconnect_reason in {
             "connection_failed",
             "oauth_client_invalid",

@@ -114,15 +114,12 @@ async def record_error(rt: Runtime, inbox_id: int, server_text: str, next_retry_
         )
 
 
-async def record_sync(rt: Runtime, inbox_id: int, *, recovered: bool = False) -> None:
-    """A whole pass worked. After a fault (`recovered`), the fault's words go too: a recovered
-    inbox must not keep showing "cannot connect…" as the server's last message."""
-    values: dict[str, Any] = {"last_sync_at": now(), "next_retry_at": None}
-    if recovered:
-        values.update(last_error=None, last_error_at=None)
+async def record_sync(rt: Runtime, inbox_id: int) -> None:
     async with rt.engine.begin() as conn:
         await fence(conn)  # a monitor whose lease is stale writes nothing
-        await conn.execute(inboxes.update().where(inboxes.c.id == inbox_id).values(**values))
+        await conn.execute(
+            inboxes.update().where(inboxes.c.id == inbox_id).values(last_sync_at=now(), next_retry_at=None)
+        )
 
 
 def notification_view(row: Any) -> dict[str, object]:
@@ -154,14 +151,7 @@ async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
         changed = await conn.execute(
             inboxes.update()
             .where(inboxes.c.id == inbox_id, inboxes.c.status == "disconnected")
-            .values(
-                status="connected",
-                disconnect_reason=None,
-                disconnected_at=None,
-                next_retry_at=None,
-                last_error=None,
-                last_error_at=None,
-            )
+            .values(status="connected", disconnect_reason=None, disconnected_at=None, next_retry_at=None)
         )
         if changed.rowcount == 1:
             row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).one()

@@ -174,7 +174,9 @@ def _endpoint_url(name: str, value: str) -> str:
     parts = urlsplit(value)
     loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        raise ConfigError(f"{PREFIX}{name} must be an https:// URL (plain http only to loopback), got {value!r}")
+        raise ConfigError(
+            f"{PREFIX}{name} must be an https:// URL (plain http only to loopback), got {value!r}"
+        )
     return value
 
 
@@ -191,7 +193,9 @@ def load_oauth_clients(get: Callable[[str, str], str]) -> dict[str, OAuthClient]
         tenant = get("OAUTH_MICROSOFT_TENANT", "common").strip() or "common"
         servers = {}
         for side, default in (("IMAP", provider.imap), ("SMTP", provider.smtp)):
-            host, port = _host_port(f"OAUTH_{p}_{side}", get(f"OAUTH_{p}_{side}", f"{default[0]}:{default[1]}"))
+            host, port = _host_port(
+                f"OAUTH_{p}_{side}", get(f"OAUTH_{p}_{side}", f"{default[0]}:{default[1]}")
+            )
             servers[side] = (host, port, security_for_port(port))
         clients[key] = OAuthClient(
             provider=key,
@@ -202,7 +206,8 @@ def load_oauth_clients(get: Callable[[str, str], str]) -> dict[str, OAuthClient]
                 get(f"OAUTH_{p}_AUTHORIZE_URL", provider.authorize_url.replace("{tenant}", tenant)),
             ),
             token_url=_endpoint_url(
-                f"OAUTH_{p}_TOKEN_URL", get(f"OAUTH_{p}_TOKEN_URL", provider.token_url.replace("{tenant}", tenant))
+                f"OAUTH_{p}_TOKEN_URL",
+                get(f"OAUTH_{p}_TOKEN_URL", provider.token_url.replace("{tenant}", tenant)),
             ),
             imap=servers["IMAP"],
             smtp=servers["SMTP"],

@@ -228,7 +228,10 @@ async def test_views_keep_every_field_the_services_give(app: support.TestApp) ->
     assert set(created) == {"id", "email", "name", "company", "created_at"}
     listed = (await user.get("/api/v1/contacts")).json()
     assert listed == {"items": [created], "total": 1}
-    assert (await user.get(f"/api/v1/contacts/{created['id']}/emails")).json() == {"items": [], "next_cursor": None}
+    assert (await user.get(f"/api/v1/contacts/{created['id']}/emails")).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
 
 
 # ---- the web UI: the same bounds on its paths, queries and forms ----

@@ -163,4 +163,3 @@ async def test_attachments_with_unwritable_types_go_out_as_octet_stream(conversa
 
 async def _inbox(mail_server: Any, address: str) -> list[bytes]:
     return mail_server.messages(address, "INBOX")
-

@@ -14,10 +14,8 @@ Courier has no SPECIAL-USE: the Sent folder (INBOX.Sent) is found by name.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import signal
 import subprocess
 import time
 import uuid
@@ -195,10 +193,19 @@ class CourierServer(ImapPeer):
         lines = []
         for email, password in self._passwords.items():
             home = self._homes[email]
-            crypted = subprocess.run(
-                ["openssl", "passwd", "-6", "-stdin"], input=password.encode(), capture_output=True, check=True
-            ).stdout.decode().strip()
-            lines.append(f"{email}\tuid={MAIL_UID}|gid={MAIL_GID}|home={home}|mail={home}|systempw={crypted}\n")
+            crypted = (
+                subprocess.run(
+                    ["openssl", "passwd", "-6", "-stdin"],
+                    input=password.encode(),
+                    capture_output=True,
+                    check=True,
+                )
+                .stdout.decode()
+                .strip()
+            )
+            lines.append(
+                f"{email}\tuid={MAIL_UID}|gid={MAIL_GID}|home={home}|mail={home}|systempw={crypted}\n"
+            )
         userdb = self._etc / "userdb"
         userdb.write_text("".join(lines))
         userdb.chmod(0o600)

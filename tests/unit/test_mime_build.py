@@ -123,7 +123,9 @@ def test_a_huge_references_chain_keeps_the_root_and_the_newest_ids() -> None:
 def test_a_parent_id_with_non_ascii_characters_is_left_out_not_fatal() -> None:
     # RFC 6532 allows UTF-8 in a Message-ID; our 7-bit header block cannot carry it, and RFC 2047
     # forbids encoded-words in a msg-id: the reply goes out with the ids it can name.
-    msg = replace(BASE, in_reply_to="réponse-1@client.example", references=("root@us.example", "ünï@x.example"))
+    msg = replace(
+        BASE, in_reply_to="réponse-1@client.example", references=("root@us.example", "ünï@x.example")
+    )
     raw = build_message(msg)
     summary = scan_headers(raw)
     assert summary.in_reply_to == ()

@@ -15,7 +15,14 @@ import secrets
 import time
 from collections.abc import Sequence
 
-__all__ = ["MAX_ID_LENGTH", "REFERENCES_TAIL", "new_message_id", "normalise", "parse_id_list", "trim_references"]
+__all__ = [
+    "MAX_ID_LENGTH",
+    "REFERENCES_TAIL",
+    "new_message_id",
+    "normalise",
+    "parse_id_list",
+    "trim_references",
+]
 
 # RFC 5322 caps a line at 998 octets; anything longer is not a real id and would bloat the index.
 MAX_ID_LENGTH = 995

@@ -28,7 +28,10 @@ COURIER_LOGIN: Script = [
     cmd(rb'LOGIN "u@example\.test" "pw"'),
     ("S", b"{tag} OK LOGIN Ok.\r\n"),  # no CAPABILITY code: the client asks
     cmd(rb"CAPABILITY"),
-    ("S", b"* CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE SORT QUOTA IDLE ACL\r\n{tag} OK CAPABILITY completed\r\n"),
+    (
+        "S",
+        b"* CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE SORT QUOTA IDLE ACL\r\n{tag} OK CAPABILITY completed\r\n",
+    ),
 ]
 
 

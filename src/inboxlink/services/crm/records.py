@@ -71,7 +71,12 @@ def _cursor(*key: object) -> str:
 def _read_cursor(cursor: str, size: int) -> list[Any]:
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(key, list) or len(key) != size or not isinstance(key[-1], int) or isinstance(key[-1], bool):
+        if (
+            not isinstance(key, list)
+            or len(key) != size
+            or not isinstance(key[-1], int)
+            or isinstance(key[-1], bool)
+        ):
             raise ValueError(key)
         if not -(2**63) <= key[-1] < 2**63:
             raise ValueError(key)

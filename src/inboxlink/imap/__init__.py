@@ -17,6 +17,7 @@ from .errors import (
     TlsFailed,
 )
 from .models import FetchedMessage, MailboxInfo, Security, SelectInfo
+from .position import stable_select
 from .utf7 import decode_mailbox, encode_mailbox
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "TlsFailed",
     "decode_mailbox",
     "encode_mailbox",
+    "stable_select",
 ]

@@ -68,6 +68,8 @@ from .protocol import (
     Response,
     Search,
     StatusResponse,
+    Untagged,
+    parse_status_items,
 )
 from .transport import COMMANDS, STREAM_LIMIT, Connection, log, untagged_text
 from .utf7 import encode_mailbox
@@ -245,6 +247,23 @@ class ImapClient:
         if exists is None or uidvalidity is None:
             raise ProtocolError(f"SELECT {mailbox!r} answered without EXISTS or UIDVALIDITY")
         return SelectInfo(exists, uidvalidity, codes.get("UIDNEXT"), codes.get("HIGHESTMODSEQ"))
+
+    async def status(self, mailbox: str, items: Sequence[str]) -> dict[str, int]:
+        """STATUS `mailbox` (items such as UIDNEXT, UIDVALIDITY) → {item: number}; items the server
+        left out are missing from the result."""
+        args: list[Arg] = ["STATUS", String(encode_mailbox(mailbox)), "(" + " ".join(items) + ")"]
+        untagged, _ = await self._checked(args)
+        found: dict[str, int] = {}
+        for r in untagged:
+            if isinstance(r, Untagged) and r.name == "STATUS":
+                found.update(parse_status_items(r.raw))
+        return found
+
+    async def unselect(self) -> None:
+        """Leave the selected mailbox without expunging: UNSELECT (RFC 3691) where offered, else
+        CLOSE, which expunges nothing for a mailbox opened with EXAMINE (RFC 3501 6.4.2). Courier
+        refuses an APPEND into the mailbox that is selected read-only until it is left."""
+        await self._checked(["UNSELECT" if "UNSELECT" in self.capabilities else "CLOSE"])
 
     # ---- messages ---------------------------------------------------------------------------
 

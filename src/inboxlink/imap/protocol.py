@@ -376,3 +376,15 @@ def _fetch(seq: int, segments: list[bytes], literals: list[bytes], offset: int) 
         elif key == "RFC822.HEADER":
             header = value if isinstance(value, bytes) else None
     return Fetch(seq, uid, flags, modseq, header, body, size, segments[0])
+
+
+_STATUS_ITEM_RE = re.compile(rb"([A-Za-z0-9-]+) (\d+)")
+
+
+def parse_status_items(raw: bytes) -> dict[str, int]:
+    """`* STATUS "INBOX" (MESSAGES 1 UIDNEXT 2)` → {"MESSAGES": 1, "UIDNEXT": 2}: the item list is
+    the last parenthesis (a quoted mailbox name may hold parentheses of its own)."""
+    start, end = raw.rfind(b"("), raw.rfind(b")")
+    if start < 0 or end < start:
+        return {}
+    return {k.decode().upper(): int(v) for k, v in _STATUS_ITEM_RE.findall(raw[start + 1 : end])}

@@ -68,6 +68,10 @@ class FolderScanner:
     async def sync_folder(self, client: imap.ImapClient, inbox: Any, folder: str, condstore: bool) -> None:
         info = await client.select(folder, readonly=True, condstore=condstore)
         cursor = await replies.load_cursor(self.rt, inbox.id, folder)
+        if cursor is None or cursor.uidvalidity != info.uidvalidity:
+            # Before starting a cursor or believing a renumbering: a second look, and one read-write
+            # open where the server has no UID database yet (Courier; imap.position).
+            info = await imap.stable_select(client, folder, condstore=condstore)
         if cursor is None:
             # Monitoring starts at connection time: what was already there is not ours to read.
             start = (info.uidnext - 1) if info.uidnext else 0

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -132,6 +132,7 @@ class InboxMonitor:
                 await client.enable("CONDSTORE")  # SELECT (CONDSTORE) works without it too
             self.notify = await self._notify(client, inbox)
             last_sync_note = 0.0
+            session_started = now()
             while not self.stopping.is_set():
                 # Sent first, on every pass: a reply may answer the user's own follow-up, which must
                 # be tracked before INBOX is read. INBOX goes last so it stays selected for IDLE, and
@@ -152,7 +153,7 @@ class InboxMonitor:
                 if not self.connected.is_set():
                     # Healthy only once a whole pass worked, not merely a login: a fault that
                     # repeats after login must still grow the backoff and reach disconnect_after.
-                    await self._recovered(inbox)
+                    await self._recovered(inbox, session_started)
                     self.sessions += 1
                     self.connected.set()
                 if time.monotonic() - last_sync_note >= self.rt.settings.poll_interval:
@@ -173,10 +174,13 @@ class InboxMonitor:
             await client.logout()
             await client.close()
 
-    async def _recovered(self, inbox: Any) -> None:
+    async def _recovered(self, inbox: Any, session_started: datetime) -> None:
         if self._failing_since is not None or inbox.next_retry_at is not None:
             self._failing_since = None
             await health.record_sync(self.rt, inbox.id)
+        if inbox.last_error is not None:
+            # "Cannot connect…" from before this session must not outlive the recovery.
+            await health.clear_error(self.rt, inbox.id, session_started)
         if inbox.status == "disconnected" and inbox.disconnect_reason in {
             "connection_failed",
             "oauth_client_invalid",

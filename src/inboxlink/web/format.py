@@ -135,11 +135,12 @@ def email_status(email: dict[str, Any]) -> dict[str, str]:
         return {"state": "queued", "label": "Queued", "detail": detail}
     if status == "sent":
         folder = email.get("sent_folder_copy")
-        detail = (
-            f"Sent. A copy was saved in your “{folder}” folder."
-            if folder
-            else "Sent. No copy was added to a Sent folder (none was found in the mailbox)."
-        )
+        if folder:
+            detail = f"Sent. A copy was saved in your “{folder}” folder."
+        elif error and error.get("code") == "sent_copy_failed":
+            detail = f"{error.get('message')}."  # the folder exists; the server's words say why
+        else:
+            detail = "Sent. No copy was added to a Sent folder (none was found in the mailbox)."
         return {"state": "sent", "label": "Sent", "detail": detail}
     if status == "failed":
         message = error.get("message") if error else "the mail server did not accept it"

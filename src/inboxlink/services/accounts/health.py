@@ -122,6 +122,18 @@ async def record_sync(rt: Runtime, inbox_id: int) -> None:
         )
 
 
+async def clear_error(rt: Runtime, inbox_id: int, before: datetime) -> None:
+    """The inbox works again: an error recorded before `before` (the start of the pass that worked)
+    is history, not the inbox's state. One recorded since (a Sent folder that cannot be followed)
+    stays."""
+    async with rt.engine.begin() as conn:
+        await conn.execute(
+            inboxes.update()
+            .where(inboxes.c.id == inbox_id, inboxes.c.last_error_at < before)
+            .values(last_error=None, last_error_at=None)
+        )
+
+
 def notification_view(row: Any) -> dict[str, object]:
     return {
         "id": row.id,

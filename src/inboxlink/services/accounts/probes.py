@@ -106,7 +106,8 @@ async def probe_imap(
         sent = choose_sent_folder([(m.name, m.flags) for m in mailboxes])
         starts = {}
         for folder in ["INBOX", *([sent] if sent else [])]:
-            info = await client.select(folder, readonly=True)
+            # Courier: a UIDVALIDITY that holds only after one read-write open, and no UIDNEXT.
+            info = await imap.stable_select(client, folder)
             starts[folder] = (info.uidvalidity, (info.uidnext or 1) - 1)
         return Probe(sent, starts)
     except imap.ImapError as exc:

@@ -211,6 +211,9 @@ async def copy_to_sent(rt: Runtime, inbox: Any, message_id: str, raw: bytes) -> 
     client = await _imap_session(rt, inbox)
     try:
         if not await _in_folder(client, folder, message_id):
+            # Leave the read-only selection first: Courier refuses an APPEND into the mailbox that
+            # is selected read-only ("Current box is selected READ-ONLY").
+            await client.unselect()
             await client.append(folder, raw, flags=("\\Seen",))
         return str(folder)
     finally:
@@ -286,19 +289,25 @@ async def _process_job(rt: Runtime, job: Job) -> None:
         await _fail_or_retry(rt, job, email, "smtp_unreachable", str(exc))
         return
     folder: str | None = None
+    copy_failed: str | None = None
     try:
         folder = await copy_to_sent(rt, inbox, email.message_id, raw)
     except (imap.ImapError, credentials.GrantRevoked, credentials.TokenUnavailable) as exc:
-        # The mail went out; only the copy is missing. Say so instead of failing the send.
+        # The mail went out; only the copy is missing. Say so (with the server's words) instead of
+        # failing the send, and never as "no Sent folder was found".
         log.warning("inbox %s: copy to Sent failed: %s", inbox.id, exc)
+        copy_failed = f"the copy to your “{inbox.sent_folder}” folder failed: {exc}"
     warning = None
     if refused:
         # The others got it, so it is sent; the refusals stay visible on the email.
         listed = "; ".join(f"{a}: {r}" for a, r in refused.items())
         warning = {
             "code": "some_recipients_refused",
-            "message": f"Sent, but the mail server refused: {listed}",
+            "message": f"Sent, but the mail server refused: {listed}"
+            + (f"; and {copy_failed}" if copy_failed else ""),
         }
+    elif copy_failed:
+        warning = {"code": "sent_copy_failed", "message": f"Sent, but {copy_failed}"}
     await _finish(rt, job, email, status="sent", folder=folder, error=warning)
     await never_log_gate.drop_if_unlogged(rt, email.id)  # sent only to never-logged people
 

@@ -266,3 +266,33 @@ async def test_relink_files_an_email_on_a_deal_and_a_company(app):
     assert [e["id"] for e in (await user.get(f"/api/v1/deals/{deal['id']}/emails")).json()["items"]] == [
         email_id
     ]
+
+
+async def test_ids_in_bodies_never_reach_another_teams_records(app):
+    """Review of issue 13: every id a body takes is checked against the caller's team."""
+    user = await app.user("owner@crm.test")
+    other = await app.user("intruder@other.test", team="other")
+    theirs = (await user.post("/api/v1/companies", {"name": "Acme", "domain": "acme.test"})).json()
+    their_contact = (await user.post("/api/v1/contacts", {"email": "bob@acme.test"})).json()
+    their_deal = (await user.post("/api/v1/deals", {"name": "Big"})).json()
+    mine = (await other.post("/api/v1/companies", {"name": "Mine", "domain": "mine.test"})).json()
+    my_contact = (await other.post("/api/v1/contacts", {"email": "me@mine.test"})).json()
+    my_email = await _log(app, other, "me@mine.test", "mine")
+    attempts = [
+        await other.post(f"/api/v1/companies/{mine['id']}/merge", {"from_id": theirs["id"]}),
+        await other.post(f"/api/v1/companies/{theirs['id']}/merge", {"from_id": mine["id"]}),
+        await other.put(f"/api/v1/contacts/{my_contact['id']}/company", {"company_id": theirs["id"]}),
+        await other.put(f"/api/v1/contacts/{their_contact['id']}/company", {"company_id": mine["id"]}),
+        await other.post("/api/v1/deals", {"name": "x", "contact_ids": [their_contact["id"]]}),
+        await other.post("/api/v1/contacts", {"email": "z@z.test", "company_id": theirs["id"]}),
+        await other.post(f"/api/v1/emails/{my_email}/relink", {"company_id": theirs["id"]}),
+        await other.post(f"/api/v1/emails/{my_email}/relink", {"deal_id": their_deal["id"]}),
+    ]
+    assert [a.status_code for a in attempts] == [404] * len(attempts), [a.text for a in attempts]
+    assert (await user.get(f"/api/v1/companies/{theirs['id']}")).status_code == 200
+    assert (await user.get(f"/api/v1/companies/{theirs['id']}/emails")).json()["items"] == []
+    assert (await user.get(f"/api/v1/deals/{their_deal['id']}/emails")).json()["items"] == []
+    contact = (await user.get(f"/api/v1/contacts/{their_contact['id']}")).json()
+    assert contact["company_id"] == theirs["id"]
+    listed = await other.get("/api/v1/deals", params={"company_id": theirs["id"]})
+    assert listed.json()["items"] == []

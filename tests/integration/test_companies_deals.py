@@ -296,3 +296,19 @@ async def test_ids_in_bodies_never_reach_another_teams_records(app):
     assert contact["company_id"] == theirs["id"]
     listed = await other.get("/api/v1/deals", params={"company_id": theirs["id"]})
     assert listed.json()["items"] == []
+
+
+async def test_search_treats_percent_and_underscore_as_letters(app):
+    """`%` or `_` typed into the search box matched every company, deal and contact (LIKE wildcards)."""
+    user = await app.user("finder@crm.test")
+    await user.post("/api/v1/companies", {"name": "Acme", "domain": "acme.test"})
+    await user.post("/api/v1/companies", {"name": "100% Cotton"})
+    await user.post("/api/v1/deals", {"name": "Renewal"})
+    await user.post("/api/v1/deals", {"name": "Upsell 20%"})
+    await user.post("/api/v1/contacts", {"email": "bob@acme.test", "name": "Bob"})
+    found = (await user.get("/api/v1/companies", params={"q": "%"})).json()["items"]
+    assert [c["name"] for c in found] == ["100% Cotton"]
+    assert [d["name"] for d in (await user.get("/api/v1/deals", params={"q": "%"})).json()["items"]] == [
+        "Upsell 20%"
+    ]
+    assert (await user.get("/api/v1/contacts", params={"q": "__"})).json()["items"] == []

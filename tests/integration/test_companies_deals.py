@@ -312,3 +312,36 @@ async def test_search_treats_percent_and_underscore_as_letters(app):
         "Upsell 20%"
     ]
     assert (await user.get("/api/v1/contacts", params={"q": "__"})).json()["items"] == []
+
+
+async def test_merging_companies_that_share_an_email_keeps_it_once(app):
+    user = await app.user("sharer@crm.test")
+    async with app.rt.engine.begin() as conn:
+        await store_email(
+            app.rt,
+            conn,
+            NewEmail(
+                team_id=user.caller.team_id,
+                direction="inbound",
+                status="logged",
+                source="imap",
+                message_id="both@x.test",
+                dedupe_key="both@x.test",
+                sender=Address("bob@acme.test"),
+                to=[Address("ann@acme-europe.test")],
+                cc=[],
+                subject="both",
+                text="t",
+                html=None,
+                sent_at=None,
+            ),
+        )
+    acme = (await user.get("/api/v1/companies", params={"domain": "acme.test"})).json()["items"][0]
+    europe = (await user.get("/api/v1/companies", params={"domain": "acme-europe.test"})).json()["items"][0]
+    before = (await user.get(f"/api/v1/companies/{europe['id']}/emails")).json()["items"]
+    assert [e["subject"] for e in before] == ["both"]
+    merged = await user.post(f"/api/v1/companies/{acme['id']}/merge", {"from_id": europe["id"]})
+    assert merged.status_code == 200, merged.text
+    emails = (await user.get(f"/api/v1/companies/{acme['id']}/emails")).json()["items"]
+    assert [e["subject"] for e in emails] == ["both"]
+    assert emails[0]["company_ids"] == [acme["id"]]

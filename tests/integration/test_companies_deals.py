@@ -266,3 +266,82 @@ async def test_relink_files_an_email_on_a_deal_and_a_company(app):
     assert [e["id"] for e in (await user.get(f"/api/v1/deals/{deal['id']}/emails")).json()["items"]] == [
         email_id
     ]
+
+
+async def test_ids_in_bodies_never_reach_another_teams_records(app):
+    """Review of issue 13: every id a body takes is checked against the caller's team."""
+    user = await app.user("owner@crm.test")
+    other = await app.user("intruder@other.test", team="other")
+    theirs = (await user.post("/api/v1/companies", {"name": "Acme", "domain": "acme.test"})).json()
+    their_contact = (await user.post("/api/v1/contacts", {"email": "bob@acme.test"})).json()
+    their_deal = (await user.post("/api/v1/deals", {"name": "Big"})).json()
+    mine = (await other.post("/api/v1/companies", {"name": "Mine", "domain": "mine.test"})).json()
+    my_contact = (await other.post("/api/v1/contacts", {"email": "me@mine.test"})).json()
+    my_email = await _log(app, other, "me@mine.test", "mine")
+    attempts = [
+        await other.post(f"/api/v1/companies/{mine['id']}/merge", {"from_id": theirs["id"]}),
+        await other.post(f"/api/v1/companies/{theirs['id']}/merge", {"from_id": mine["id"]}),
+        await other.put(f"/api/v1/contacts/{my_contact['id']}/company", {"company_id": theirs["id"]}),
+        await other.put(f"/api/v1/contacts/{their_contact['id']}/company", {"company_id": mine["id"]}),
+        await other.post("/api/v1/deals", {"name": "x", "contact_ids": [their_contact["id"]]}),
+        await other.post("/api/v1/contacts", {"email": "z@z.test", "company_id": theirs["id"]}),
+        await other.post(f"/api/v1/emails/{my_email}/relink", {"company_id": theirs["id"]}),
+        await other.post(f"/api/v1/emails/{my_email}/relink", {"deal_id": their_deal["id"]}),
+    ]
+    assert [a.status_code for a in attempts] == [404] * len(attempts), [a.text for a in attempts]
+    assert (await user.get(f"/api/v1/companies/{theirs['id']}")).status_code == 200
+    assert (await user.get(f"/api/v1/companies/{theirs['id']}/emails")).json()["items"] == []
+    assert (await user.get(f"/api/v1/deals/{their_deal['id']}/emails")).json()["items"] == []
+    contact = (await user.get(f"/api/v1/contacts/{their_contact['id']}")).json()
+    assert contact["company_id"] == theirs["id"]
+    listed = await other.get("/api/v1/deals", params={"company_id": theirs["id"]})
+    assert listed.json()["items"] == []
+
+
+async def test_search_treats_percent_and_underscore_as_letters(app):
+    """`%` or `_` typed into the search box matched every company, deal and contact (LIKE wildcards)."""
+    user = await app.user("finder@crm.test")
+    await user.post("/api/v1/companies", {"name": "Acme", "domain": "acme.test"})
+    await user.post("/api/v1/companies", {"name": "100% Cotton"})
+    await user.post("/api/v1/deals", {"name": "Renewal"})
+    await user.post("/api/v1/deals", {"name": "Upsell 20%"})
+    await user.post("/api/v1/contacts", {"email": "bob@acme.test", "name": "Bob"})
+    found = (await user.get("/api/v1/companies", params={"q": "%"})).json()["items"]
+    assert [c["name"] for c in found] == ["100% Cotton"]
+    assert [d["name"] for d in (await user.get("/api/v1/deals", params={"q": "%"})).json()["items"]] == [
+        "Upsell 20%"
+    ]
+    assert (await user.get("/api/v1/contacts", params={"q": "__"})).json()["items"] == []
+
+
+async def test_merging_companies_that_share_an_email_keeps_it_once(app):
+    user = await app.user("sharer@crm.test")
+    async with app.rt.engine.begin() as conn:
+        await store_email(
+            app.rt,
+            conn,
+            NewEmail(
+                team_id=user.caller.team_id,
+                direction="inbound",
+                status="logged",
+                source="imap",
+                message_id="both@x.test",
+                dedupe_key="both@x.test",
+                sender=Address("bob@acme.test"),
+                to=[Address("ann@acme-europe.test")],
+                cc=[],
+                subject="both",
+                text="t",
+                html=None,
+                sent_at=None,
+            ),
+        )
+    acme = (await user.get("/api/v1/companies", params={"domain": "acme.test"})).json()["items"][0]
+    europe = (await user.get("/api/v1/companies", params={"domain": "acme-europe.test"})).json()["items"][0]
+    before = (await user.get(f"/api/v1/companies/{europe['id']}/emails")).json()["items"]
+    assert [e["subject"] for e in before] == ["both"]
+    merged = await user.post(f"/api/v1/companies/{acme['id']}/merge", {"from_id": europe["id"]})
+    assert merged.status_code == 200, merged.text
+    emails = (await user.get(f"/api/v1/companies/{acme['id']}/emails")).json()["items"]
+    assert [e["subject"] for e in emails] == ["both"]
+    assert emails[0]["company_ids"] == [acme["id"]]

@@ -97,3 +97,20 @@ async def test_import_page_previews_then_imports(app):
     )
     assert "4 imported" in done.text
     assert "bob@acme.test" in (await app.client.get("/export/contacts.csv")).text
+
+
+async def test_import_page_reads_a_latin1_file_without_mangling_names(app):
+    """Excel on Windows saves CSV as Windows-1252: José must not become Jos\ufffd."""
+    await app.user("csvlatin@crm.test")
+    await sign_in(app.client, "csvlatin@crm.test")
+    page = await app.client.get("/import")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    data = "Email,First Name,Last Name\r\njose@acme.test,José,Müller\r\n".encode("cp1252")
+    done = await app.client.post(
+        "/import",
+        data={"csrf_token": token, "kind": "contacts", "action": "import"},
+        files={"file": ("contacts.csv", data, "text/csv")},
+    )
+    assert "1 imported" in done.text
+    exported = (await app.client.get("/export/contacts.csv")).text
+    assert "José,Müller" in exported and "\ufffd" not in exported

@@ -95,6 +95,10 @@ def test_root_domain_and_name(domain, root, name):
         ("https://www.acme.com/about", "acme.com"),
         ("acme.com.", "acme.com"),
         ("bob@acme.com", "acme.com"),
+        # IDN: the Unicode and the punycode spelling are one domain (one company).
+        ("Bücher.de", "xn--bcher-kva.de"),
+        ("xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("kim@Bücher.de", "xn--bcher-kva.de"),
     ],
 )
 def test_normalise_domain(raw, domain):
@@ -109,6 +113,7 @@ def test_not_domains(raw):
 
 def test_address_domain():
     assert address_domain("Bob@EU.Acme.com") == "eu.acme.com"
+    assert address_domain("kim@eu.bücher.de") == "eu.xn--bcher-kva.de"
     assert address_domain("nobody") is None
 
 

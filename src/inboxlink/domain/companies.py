@@ -41,6 +41,11 @@ def normalise_domain(value: str) -> str:
     domain = re.sub(r"^[a-z][a-z0-9+.-]*://", "", domain).split("/", 1)[0].split("@")[-1].rstrip(".")
     if domain.startswith("www."):
         domain = domain[4:]
+    if not domain.isascii():  # IDN: stored as punycode, so bücher.de and xn--bcher-kva.de are one
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"{value!r} is not a domain") from exc
     labels = domain.split(".")
     if len(domain) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         raise ValueError(f"{value!r} is not a domain")

@@ -85,3 +85,8 @@ def valid_unicode(value: str, *, field: str) -> str:
             field=field,
         )
     return value
+
+
+def like_escape(value: str) -> str:
+    """`value` for a LIKE pattern with escape="\\": % and _ typed by a user are letters, not wildcards."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

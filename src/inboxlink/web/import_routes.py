@@ -14,6 +14,15 @@ router = APIRouter()
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without a BOM); else Windows-1252, what Excel on Windows saves a CSV in, so
+    José is not turned into Jos\ufffd (latin-1 is a subset of it but for 0x80-0x9f)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 @router.get("/import", include_in_schema=False)
 async def import_page(request: Request, web: WebDep, caller: WebCaller) -> Response:
     return await web.pages.render(
@@ -32,7 +41,7 @@ async def run_import(request: Request, web: WebDep, caller: WebCaller, form: Che
         if len(data) > MAX_CSV_BYTES:
             raw, error = "", f"The file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB."
         else:
-            raw = data.decode("utf-8-sig", errors="replace")
+            raw = _decode(data)
     dry_run = text(form, "action") != "import"
     result = None
     if error is None and not raw.strip():

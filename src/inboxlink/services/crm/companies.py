@@ -14,7 +14,7 @@ from inboxlink.services.crm.company_links import create_company_row, known_domai
 from inboxlink.services.crm.contacts import CONTACT_ROWS, contact_view, team_company_id
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
-from inboxlink.services.validation import db_int, has_surrogates, valid_unicode
+from inboxlink.services.validation import db_int, has_surrogates, like_escape, valid_unicode
 from inboxlink.storage.crm_tables import companies, company_domains, contact_companies, deals, email_companies
 from inboxlink.storage.tables import contacts
 
@@ -125,13 +125,14 @@ async def list_companies(
                 return [], 0
             where.append(companies.c.id == known[found])
         if query:
-            like = f"%{query.strip().lower()}%"
+            like = f"%{like_escape(query.strip().lower())}%"
             where.append(
                 or_(
-                    func.lower(companies.c.name).like(like),
+                    func.lower(companies.c.name).like(like, escape="\\"),
                     companies.c.id.in_(
                         select(company_domains.c.company_id).where(
-                            company_domains.c.team_id == caller.team_id, company_domains.c.domain.like(like)
+                            company_domains.c.team_id == caller.team_id,
+                            company_domains.c.domain.like(like, escape="\\"),
                         )
                     ),
                 )

@@ -22,7 +22,13 @@ from inboxlink.services.crm.company_links import (
 )
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
-from inboxlink.services.validation import db_int, has_surrogates, normalise_address, valid_unicode
+from inboxlink.services.validation import (
+    db_int,
+    has_surrogates,
+    like_escape,
+    normalise_address,
+    valid_unicode,
+)
 from inboxlink.storage.crm_tables import companies, contact_companies
 from inboxlink.storage.db import new_id
 from inboxlink.storage.tables import contacts
@@ -117,13 +123,13 @@ async def list_contacts(
     if email is not None:
         where.append(contacts.c.email == email.strip().lower())
     if query:
-        like = f"%{query.strip().lower()}%"
+        like = f"%{like_escape(query.strip().lower())}%"
         where.append(
             or_(
-                func.lower(contacts.c.name).like(like),
-                contacts.c.email.like(like),
-                func.lower(contacts.c.company).like(like),
-                func.lower(companies.c.name).like(like),
+                func.lower(contacts.c.name).like(like, escape="\\"),
+                contacts.c.email.like(like, escape="\\"),
+                func.lower(contacts.c.company).like(like, escape="\\"),
+                func.lower(companies.c.name).like(like, escape="\\"),
             )
         )
     async with rt.engine.connect() as conn:

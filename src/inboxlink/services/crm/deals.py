@@ -23,7 +23,7 @@ from inboxlink.services.crm.contacts import team_company_id
 from inboxlink.services.crm.record_links import team_pipeline
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
-from inboxlink.services.validation import db_int, valid_unicode
+from inboxlink.services.validation import db_int, like_escape, valid_unicode
 from inboxlink.storage.crm_tables import deal_contacts, deals, pipelines
 from inboxlink.storage.tables import contacts, users
 
@@ -278,7 +278,7 @@ async def list_deals(
             deals.c.id.in_(select(deal_contacts.c.deal_id).where(deal_contacts.c.contact_id == contact_id))
         )
     if query:
-        where.append(func.lower(deals.c.name).like(f"%{query.strip().lower()}%"))
+        where.append(func.lower(deals.c.name).like(f"%{like_escape(query.strip().lower())}%", escape="\\"))
     async with rt.engine.connect() as conn:
         total = int(await conn.scalar(select(func.count()).select_from(deals).where(*where)) or 0)
         rows = (

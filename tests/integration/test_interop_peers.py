@@ -218,7 +218,7 @@ async def test_new_mailbox_stays_connected_through_many_passes(tmp_path, peer, s
 async def test_last_error_clears_when_the_server_is_back(tmp_path, peer, account, monkeypatch, request):
     """`last_error` says what is wrong now, not what was wrong an hour ago."""
     if getattr(peer, "name", "dovecot") == "dovecot":
-        pytest.skip("restarting the shared Dovecot would disturb other tests; Courier and Cyrus cover it")
+        pytest.skip("restarting the shared Dovecot would disturb other tests; the Courier run covers it")
     monkeypatch.setenv("SSL_CERT_FILE", peer.ca_file)
     provider = ProviderSmtp(peer)
     try:

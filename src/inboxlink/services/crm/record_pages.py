@@ -7,16 +7,15 @@ from datetime import datetime
 
 from sqlalchemy import Table, and_, or_, select
 
-from inboxlink.domain.media_types import media_type_or_default
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.companies import company_row
 from inboxlink.services.crm.deals import deal_row
-from inboxlink.services.crm.records import DEFAULT_PAGE, Page, _cursor, _read_cursor
+from inboxlink.services.crm.records import DEFAULT_PAGE, Page, _cursor, _read_cursor, linked_attachments
 from inboxlink.services.crm.timeline import email_views
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.crm_tables import email_companies, email_deals
-from inboxlink.storage.tables import attachments, emails
+from inboxlink.storage.tables import emails
 
 _LINKS: dict[str, tuple[Table, str]] = {
     "company": (email_companies, "company_id"),
@@ -79,27 +78,6 @@ async def record_attachments(
 ) -> Page:
     await _check(rt, caller, kind, record_id)
     table, column = _LINKS[kind]
-    query = (
-        select(attachments)
-        .join(table, table.c.email_id == attachments.c.email_id)
-        .where(table.c[column] == record_id, attachments.c.team_id == caller.team_id)
-        .order_by(attachments.c.id.desc())
-        .limit(limit + 1)
+    return await linked_attachments(
+        rt, caller, table, table.c[column] == record_id, limit=limit, before=before
     )
-    if before is not None:
-        [last_id] = _read_cursor(before, 1)
-        query = query.where(attachments.c.id < last_id)
-    async with rt.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    items: list[dict[str, object]] = [
-        {
-            "id": r.id,
-            "filename": r.filename,
-            "content_type": media_type_or_default(r.content_type),
-            "size": r.size,
-            "email_id": r.email_id,
-            "available": r.blob is not None,
-        }
-        for r in rows[:limit]
-    ]
-    return Page(items, _cursor(rows[limit - 1].id) if len(rows) > limit else None)

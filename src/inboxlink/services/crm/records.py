@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Table, and_, or_, select
 
 from inboxlink.domain.media_types import media_type_or_default
 from inboxlink.services.accounts.users import Caller
@@ -123,10 +123,26 @@ async def contact_attachments(
 ) -> Page:
     """Attachments of the contact's emails, newest first, `limit` at a time."""
     await get_contact_row(rt, caller, contact_id)
+    return await linked_attachments(
+        rt, caller, email_contacts, email_contacts.c.contact_id == contact_id, limit=limit, before=before
+    )
+
+
+async def linked_attachments(
+    rt: Runtime,
+    caller: Caller,
+    link: Table,
+    linked: ColumnElement[bool],
+    *,
+    limit: int = DEFAULT_PAGE,
+    before: str | None = None,
+) -> Page:
+    """Attachments of the emails on one record (a row of `link` matching `linked`: a contact's,
+    company's or deal's email links), newest first; the caller has checked the record is theirs."""
     query = (
         select(attachments)
-        .join(email_contacts, email_contacts.c.email_id == attachments.c.email_id)
-        .where(email_contacts.c.contact_id == contact_id, attachments.c.team_id == caller.team_id)
+        .join(link, link.c.email_id == attachments.c.email_id)
+        .where(linked, attachments.c.team_id == caller.team_id)
         .order_by(attachments.c.id.desc())
         .limit(limit + 1)
     )

@@ -1,6 +1,6 @@
-"""The core flow against every real IMAP server the suite can run: Dovecot and Courier-IMAP
-(Courier unpacked from Debian packages: tests/peers/unpacked.py). Connect through the
-API, send with an attachment, one copy in Sent, a reply logged, a restart and a reply logged again,
+"""The core flow against every real IMAP server the suite can run: Dovecot, Courier-IMAP and Cyrus
+IMAP (Courier and Cyrus unpacked from Debian packages: tests/peers/unpacked.py; Cyrus with Postfix
+as the submission server, SASL through Cyrus's sasldb). Connect through the API, send with an attachment, one copy in Sent, a reply logged, a restart and a reply logged again,
 untracked mail not stored — and the quirks each of them showed (docs/compatibility.md)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from inboxlink.storage.tables import folder_cursors
-from tests.peers import courier
+from tests.peers import courier, cyrus, postfix
 from tests.peers.provider_smtp import ProviderSmtp
 from tests.support import app as support
 from tests.support.app import running_app, wait_for
@@ -32,6 +32,11 @@ pytestmark = pytest.mark.peers
 
 
 def _start(name: str, directory: Path) -> Any:
+    if name == "cyrus":
+        reason = cyrus.unavailable()
+        if reason:
+            pytest.skip(f"Cyrus IMAP: {reason}")
+        return cyrus.start_cyrus(directory)
     reason = courier.unavailable()
     if reason:
         pytest.skip(f"Courier-IMAP: {reason}")
@@ -46,7 +51,7 @@ def unpacked_peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         peer.stop()
 
 
-@pytest.fixture(params=["dovecot", "courier"])  # Cyrus: not added yet
+@pytest.fixture(params=["dovecot", "courier", "cyrus"])
 def peer(request: pytest.FixtureRequest, unpacked_peers: dict[str, Any], mail_server: Any) -> Any:
     name = request.param
     if name == "dovecot":
@@ -57,7 +62,17 @@ def peer(request: pytest.FixtureRequest, unpacked_peers: dict[str, Any], mail_se
 
 
 @pytest.fixture
-def smtp(peer: Any) -> Iterator[ProviderSmtp]:
+def smtp(peer: Any, unpacked_peers: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The user's submission server: Postfix beside Cyrus (started once per module: ~2 s), else
+    the suite's provider SMTP."""
+    if getattr(peer, "name", "dovecot") == "cyrus":
+        if "postfix" not in unpacked_peers:
+            reason = postfix.unavailable()
+            if reason:
+                pytest.skip(f"Postfix: {reason}")
+            unpacked_peers["postfix"] = postfix.start_postfix(tmp_path_factory.mktemp("postfix"), peer)
+        yield unpacked_peers["postfix"]
+        return
     provider = ProviderSmtp(peer)
     yield provider
     provider.stop()
@@ -107,12 +122,21 @@ async def _send(user: Any, inbox: dict[str, Any], to: str, subject: str) -> dict
     return await wait_sent(user, resp.json()["id"])
 
 
+async def _relayed(smtp: Any, message_id: str) -> tuple[str, list[str], bytes] | None:
+    for item in smtp.received:
+        if f"<{message_id}>".encode() in item[2]:
+            return item  # type: ignore[no-any-return]
+    return None
+
+
 async def _monitor_up(app: support.TestApp, inbox_id: int) -> bool:
     monitor = app.monitor(inbox_id)
     return monitor is not None and monitor.connected.is_set()
 
 
 async def test_core_flow(app, peer, smtp, account, tmp_path):
+    if getattr(peer, "name", "") == "cyrus":  # a fresh Cyrus account: Sent autocreated as \\Sent
+        assert peer.special_use(account.email)["INBOX.Sent"] == {"\\sent"}
     user, inbox = await connect(app, peer, smtp, account)
     assert inbox["sent_folder"] == _sent_folder(peer)
     sent = await _send(user, inbox, CLIENT, "Our offer")
@@ -126,7 +150,11 @@ async def test_core_flow(app, peer, smtp, account, tmp_path):
     assert msg["Message-ID"].strip() == f"<{sent['message_id']}>"
     [part] = list(msg.iter_attachments())  # type: ignore[attr-defined]
     assert part.get_content() == PDF
-    assert smtp.received and smtp.received[-1][1] == [CLIENT]
+    # And as the recipient got it (through Postfix's queue for Cyrus: relayed a moment later).
+    relayed = await wait_for(lambda: _relayed(smtp, sent["message_id"]))
+    assert relayed[1] == [CLIENT]
+    [part] = list(email.message_from_bytes(relayed[2], policy=policy.default).iter_attachments())  # type: ignore[attr-defined]
+    assert part.get_content() == PDF
 
     await wait_for(lambda: _monitor_up(app, inbox["id"]))
     _, raw = make_reply(
@@ -163,6 +191,21 @@ async def test_core_flow(app, peer, smtp, account, tmp_path):
             )
         ).json()
         assert status["status"] == "connected" and status["last_error"] is None, status
+
+
+@pytest.mark.parametrize("peer", ["cyrus"], indirect=True)
+async def test_cyrus_sent_folder_found_by_name(app, peer, smtp):
+    """A Cyrus mailbox set up by an administrator (plain CREATEs, no special-use flag): Sent is
+    found by its name, INBOX.Sent, and gets the one copy."""
+    user_ = _Account(f"n-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(12))
+    peer.add_user(user_.email, user_.password, special_use=False)
+    assert peer.special_use(user_.email) == {"INBOX": set(), "INBOX.Sent": set()}
+    user, inbox = await connect(app, peer, smtp, user_)
+    assert inbox["sent_folder"] == "INBOX.Sent"
+    sent = await _send(user, inbox, CLIENT, "By name")
+    assert sent["status"] == "sent" and sent["sent_folder_copy"] == "INBOX.Sent", sent
+    [copy] = peer.messages(user_.email, "INBOX.Sent")
+    assert email.message_from_bytes(copy)["Message-ID"].strip() == f"<{sent['message_id']}>"
 
 
 async def test_monitoring_starts_at_connection_time(app, peer, smtp, account):

@@ -8,6 +8,7 @@ Downloaded once; later runs reuse it. `ensure()` returns the tree or a reason wh
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -20,7 +21,11 @@ COURIER = (
     "courier-imap courier-base courier-authlib courier-authlib-userdb courier-authdaemon "
     "libcourier-unicode4 libgamin0 gamin libpcre3 libidn12"
 ).split()
-CYRUS = "cyrus-imapd cyrus-common libical3 libxapian30 libzephyr4 libbg2 sasl2-bin db-util db5.3-util".split()
+# cyrus-common's own libraries link libclamav (virus scanning), libical, libxapian and libzephyr.
+CYRUS = (
+    "cyrus-imapd cyrus-common libical3 libxapian30 libzephyr4 libclamav12 libmspack0 libpcre3 "
+    "sasl2-bin db-util db5.3-util"
+).split()
 POSTFIX = ["postfix"]
 
 
@@ -38,6 +43,16 @@ def library_path() -> str:
 def ensure(packages: list[str], marker: str) -> str | None:
     """Download and unpack `packages` unless `marker` (a path in the tree) exists. None when the
     tree is ready, else why not (for a skip message)."""
+    if (root() / marker).exists():
+        return None
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # One fetch at a time: parallel test runs share the tree (and apt-get's partial downloads).
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch(packages, marker)
+
+
+def _fetch(packages: list[str], marker: str) -> str | None:
     if (root() / marker).exists():
         return None
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
@@ -72,3 +87,12 @@ def can_unshare() -> str | None:
     if done.returncode != 0:
         return f"unshare -m is not permitted here: {done.stderr.decode(errors='replace').strip()}"
     return None
+
+
+def make_traversable(directory: Path) -> None:
+    """Let the servers' unprivileged processes reach `directory` (pytest's temp dirs are 0700)."""
+    for p in (directory, *directory.parents):
+        if not p.stat().st_mode & 0o001:
+            p.chmod(p.stat().st_mode | 0o001)
+        if p == Path("/tmp"):
+            break

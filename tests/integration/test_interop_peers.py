@@ -62,7 +62,9 @@ def peer(request: pytest.FixtureRequest, unpacked_peers: dict[str, Any], mail_se
 
 
 @pytest.fixture
-def smtp(peer: Any, unpacked_peers: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def smtp(
+    peer: Any, unpacked_peers: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """The user's submission server: Postfix beside Cyrus (started once per module: ~2 s), else
     the suite's provider SMTP."""
     if getattr(peer, "name", "dovecot") == "cyrus":

@@ -19,7 +19,7 @@ CACHE = Path(os.environ.get("INBOXLINK_PEERS_CACHE", "/var/cache/inboxlink-peers
 
 COURIER = (
     "courier-imap courier-base courier-authlib courier-authlib-userdb courier-authdaemon "
-    "libcourier-unicode4 libgamin0 gamin libpcre3 libidn12"
+    "libcourier-unicode4 libgamin0 gamin libpcre3 libidn12 libltdl7"
 ).split()
 # cyrus-common's own libraries link libclamav (virus scanning), libical, libxapian and libzephyr.
 CYRUS = (
@@ -41,20 +41,25 @@ def library_path() -> str:
 
 
 def ensure(packages: list[str], marker: str) -> str | None:
-    """Download and unpack `packages` unless `marker` (a path in the tree) exists. None when the
-    tree is ready, else why not (for a skip message)."""
-    if (root() / marker).exists():
+    """Download and unpack those of `packages` not unpacked yet (a stamp per package, so a
+    package added to a list later is fetched too), then check `marker` (a path in the tree).
+    None when the tree is ready, else why not (for a skip message)."""
+    if not _missing(packages) and (root() / marker).exists():
         return None
     CACHE.mkdir(parents=True, exist_ok=True)
     # One fetch at a time: parallel test runs share the tree (and apt-get's partial downloads).
     with (CACHE / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _fetch(packages, marker)
+        return _fetch(_missing(packages), marker)
+
+
+def _missing(packages: list[str]) -> list[str]:
+    return [p for p in packages if not (CACHE / "stamps" / p).exists()]
 
 
 def _fetch(packages: list[str], marker: str) -> str | None:
-    if (root() / marker).exists():
-        return None
+    if not packages:
+        return None if (root() / marker).exists() else f"{marker} missing from the unpacked tree"
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         return "apt-get/dpkg-deb not available: the peer's Debian packages cannot be had"
     debs = CACHE / "debs"
@@ -69,8 +74,11 @@ def _fetch(packages: list[str], marker: str) -> str | None:
     if done.returncode != 0:
         return f"apt-get download {' '.join(packages)} failed: {log.strip()[-500:]}"
     root().mkdir(parents=True, exist_ok=True)
-    for deb in sorted(debs.glob("*.deb")):
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root())], check=True, timeout=120)
+    (CACHE / "stamps").mkdir(exist_ok=True)
+    for package in packages:
+        for deb in sorted(debs.glob(f"{package}_*.deb")):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root())], check=True, timeout=120)
+        (CACHE / "stamps" / package).touch()
     if not (root() / marker).exists():
         return f"{marker} missing after unpacking {' '.join(packages)}"
     return None

@@ -232,7 +232,14 @@ class Connection:
             raise ConnectionFailed(f"connection no longer usable ({self.broken})")
 
     async def close(self) -> None:
+        interrupted = self.broken is not None
         self.broken = self.broken or "closed"
+        if interrupted:
+            # Out of step (a command or an IDLE was cut off): no orderly end is owed, and a server
+            # still in IDLE may never answer TLS's close_notify (Cyrus 3.6 reads only for DONE),
+            # which would hold this close for the whole timeout. Drop the connection instead.
+            self._writer.transport.abort()
+            return
         try:
             self._writer.close()
             async with asyncio.timeout(5.0):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -75,6 +76,7 @@ class CourierServer(ImapPeer):
         self._log = directory / "log"
         self._process: subprocess.Popen[bytes] | None = None
         self._homes: dict[str, Path] = {}
+        self._userdb_lock = threading.Lock()  # benchmarks add users from several threads
 
     @property
     def running(self) -> bool:
@@ -171,9 +173,10 @@ class CourierServer(ImapPeer):
         for folder in folders:
             self._run([*maildirmake, "-f", folder, str(home)])
         subprocess.run(["chown", "-R", f"{MAIL_UID}:{MAIL_GID}", str(home)], check=True)
-        self._homes[email.lower()] = home
-        self._passwords[email.lower()] = password
-        self._make_userdb()
+        with self._userdb_lock:
+            self._homes[email.lower()] = home
+            self._passwords[email.lower()] = password
+            self._make_userdb()
 
     def deliver(self, rcpt: str, message: bytes, mail_from: str = "") -> None:
         """As a local delivery agent: the whole file in Maildir/tmp, then renamed into new/."""

@@ -24,6 +24,7 @@ import pwd
 import shutil
 import smtplib
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,7 @@ class CyrusServer(ImapPeer):
         self.sasldb = directory / "etc" / "sasldb2"
         self._admin_password = os.urandom(9).hex()
         self._process: subprocess.Popen[bytes] | None = None
+        self._sasldb_lock = threading.Lock()  # benchmarks add users from several threads
 
     @property
     def running(self) -> bool:
@@ -221,7 +223,8 @@ class CyrusServer(ImapPeer):
         argv = [str(unpacked.root() / "usr/sbin/saslpasswd2"), "-f", str(self.sasldb), "-c", "-p"]
         argv += ["-u", realm, user] if realm else [user]  # no realm: the host's (the admin's)
         env = {**os.environ, "LD_LIBRARY_PATH": unpacked.library_path()}
-        done = subprocess.run(argv, input=password.encode(), env=env, capture_output=True, timeout=30)
+        with self._sasldb_lock:
+            done = subprocess.run(argv, input=password.encode(), env=env, capture_output=True, timeout=30)
         if done.returncode != 0:
             raise RuntimeError(f"saslpasswd2 {user}: {done.stderr.decode(errors='replace')}")
         with contextlib.suppress(OSError):

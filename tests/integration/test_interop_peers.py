@@ -261,9 +261,12 @@ async def test_new_mailbox_stays_connected_through_many_passes(tmp_path, peer, s
 
 
 async def test_last_error_clears_when_the_server_is_back(tmp_path, peer, account, monkeypatch, request):
-    """`last_error` says what is wrong now, not what was wrong an hour ago."""
+    """The IMAP server restarts: `last_error` says what is wrong now, not what was wrong an hour
+    ago, and a reply that arrives after the restart is logged."""
     if getattr(peer, "name", "dovecot") == "dovecot":
-        pytest.skip("restarting the shared Dovecot would disturb other tests; the Courier run covers it")
+        pytest.skip(
+            "restarting the shared Dovecot would disturb other tests; the Courier and Cyrus runs cover it"
+        )
     monkeypatch.setenv("SSL_CERT_FILE", peer.ca_file)
     provider = ProviderSmtp(peer)
     try:
@@ -272,6 +275,8 @@ async def test_last_error_clears_when_the_server_is_back(tmp_path, peer, account
             resp = await user.post("/api/v1/inboxes", inbox_body(peer, provider, account))
             assert resp.status_code == 201, resp.text
             inbox = resp.json()
+            sent = await _send(user, inbox, CLIENT, "Before the restart")
+            assert sent["status"] == "sent", sent["error"]
             await wait_for(lambda: _monitor_up(app, inbox["id"]))
             peer.stop()
 
@@ -288,6 +293,13 @@ async def test_last_error_clears_when_the_server_is_back(tmp_path, peer, account
 
             body = await wait_for(recovered, timeout=40)
             assert body["status"] == "connected"
+            _, raw = make_reply(
+                sender=CLIENT, to=account.email, subject="Re: Before the restart", text="After it",
+                in_reply_to=sent["message_id"],
+            )  # fmt: skip
+            peer.deliver(account.email, raw)
+            [reply] = await inbound(user, sent["contact_ids"][0])
+            assert reply["thread_id"] == sent["thread_id"] and reply["text"].strip() == "After it"
     finally:
         provider.stop()
         if not peer.running:

@@ -65,8 +65,10 @@ class CourierServer(ImapPeer):
     name = "courier"
     sent_folder = "INBOX.Sent"
 
-    def __init__(self, directory: Path, *, enhanced_idle: bool = True) -> None:
+    def __init__(self, directory: Path, *, enhanced_idle: bool = True, max_per_ip: int = 50) -> None:
         super().__init__()
+        # couriertcpd -maxperip: every inboxlink connection comes from one address (Debian: 20).
+        self.max_per_ip = max_per_ip
         self.directory = directory
         self.imap_port, self.imaps_port = free_ports(2)
         self.enhanced_idle = enhanced_idle
@@ -118,7 +120,7 @@ class CourierServer(ImapPeer):
         (self._etc / "imapd.env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
         self._make_userdb()
         tcpd = (
-            f"{unpacked.root()}/usr/sbin/couriertcpd -address=127.0.0.1 -maxprocs=100 -maxperip=50 "
+            f"{unpacked.root()}/usr/sbin/couriertcpd -address=127.0.0.1 -maxprocs={max(100, self.max_per_ip)} -maxperip={self.max_per_ip} "
             f"-nodnslookup -noidentlookup -stderr={self._log}/imapd.err"
         )
         script = _LAUNCH.format(
@@ -243,7 +245,7 @@ def imap_greets_tls(server: CourierServer) -> bool:
         return False
 
 
-def start_courier(directory: Path, *, enhanced_idle: bool = True) -> CourierServer:
+def start_courier(directory: Path, *, enhanced_idle: bool = True, max_per_ip: int = 50) -> CourierServer:
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     for p in (directory, *directory.parents):
@@ -251,6 +253,6 @@ def start_courier(directory: Path, *, enhanced_idle: bool = True) -> CourierServ
             p.chmod(p.stat().st_mode | 0o001)  # uid 5000 traverses the test directories
         if p == Path("/tmp"):
             break
-    server = CourierServer(directory, enhanced_idle=enhanced_idle)
+    server = CourierServer(directory, enhanced_idle=enhanced_idle, max_per_ip=max_per_ip)
     server.start()
     return server

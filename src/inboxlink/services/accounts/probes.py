@@ -102,9 +102,13 @@ async def probe_imap(
     """Log in, find the Sent folder and note where each followed folder stands now."""
     client = await open_imap(rt, where)
     try:
+        # What the greeting announced counts too: iCloud's AUTH=ATOKEN is gone after login.
+        announced = client.capabilities
         await imap_login(client, where, username, password, access_token=access_token)
         mailboxes = await client.list_mailboxes()
-        habits = server_habits(where.host, greeting=client.greeting, capabilities=client.capabilities)
+        habits = server_habits(
+            where.host, greeting=client.greeting, capabilities=announced | client.capabilities
+        )
         sent = choose_sent_folder([(m.name, m.flags) for m in mailboxes], habits.sent_names)
         starts = {}
         for folder in ["INBOX", *([sent] if sent else [])]:

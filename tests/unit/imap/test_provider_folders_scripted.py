@@ -138,3 +138,26 @@ async def test_gmail_login_over_the_cap_is_not_a_wrong_password() -> None:
         await client.close()
     assert not isinstance(refused.value, AuthFailed)
     assert refused.value.code == "LIMIT" and "Too many simultaneous" in (refused.value.server_text or "")
+
+
+async def test_icloud_enable_without_enabled_still_gets_modseq() -> None:
+    """iCloud answers ENABLE with a bare OK (no `* ENABLED`): SELECT (CONDSTORE) turns MODSEQ on by
+    itself, so the cheap "nothing changed" compare still works there."""
+    script: Script = [
+        ("S", b"* OK [CAPABILITY IMAP4rev1 CONDSTORE ENABLE QRESYNC IDLE] ready\r\n"),
+        cmd(rb"ENABLE CONDSTORE"),
+        ("S", b"{tag} OK ENABLE completed\r\n"),
+        cmd(rb'EXAMINE "INBOX" \(CONDSTORE\)'),
+        ("S", b"* 1 EXISTS\r\n* OK [UIDVALIDITY 1] x\r\n* OK [UIDNEXT 5] x\r\n* OK [HIGHESTMODSEQ 77] x\r\n"
+              b"{tag} OK [READ-ONLY] done\r\n"),
+        cmd(rb"UID FETCH 4 \(UID FLAGS MODSEQ BODY\.PEEK\[HEADER\.FIELDS \(SUBJECT\)\]\)"),
+        ("S", b"* 1 FETCH (UID 4 FLAGS () MODSEQ (77) BODY[HEADER.FIELDS (SUBJECT)] {9}\r\nSubj: x\r\n)\r\n"
+              b"{tag} OK done\r\n"),
+    ]  # fmt: skip
+    async with scripted(script) as port:
+        client = await connect(port)
+        await client.enable("CONDSTORE")
+        info = await client.select("INBOX", readonly=True, condstore=True)
+        (message,) = await client.fetch_headers("4", ["SUBJECT"])
+        await client.close()
+    assert info.highestmodseq == 77 and message.modseq == 77

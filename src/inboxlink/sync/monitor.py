@@ -117,8 +117,8 @@ class InboxMonitor:
             # Over the account's connection cap: other apps hold the connections, and a retry every
             # second would only take one more from them. Start at a minute, then double.
             delay = max(delay, LIMIT_BACKOFF_START)
-        elif server_text:
-            text = f"{text}: {server_text}"
+        elif server_text and server_text not in text:
+            text = f"{text}: {server_text}"  # the server's own words ("Server shutting down")
         started = self._failing_since = self._failing_since or self._clock()
         wait = min(delay, BACKOFF_CAP) * random.uniform(0.8, 1.2)
         if limited:

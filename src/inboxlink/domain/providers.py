@@ -166,3 +166,95 @@ AUTH_TEXT = {
     "password": "Mailbox password",
     "bridge": "Bridge password",
 }
+
+
+# ---- how each provider's mail server behaves (docs/compatibility.md says where each fact is from) --
+
+
+@dataclass(frozen=True)
+class ServerHabits:
+    key: str
+    label: str
+    # IMAP/SMTP host names that are this provider (exact, lower case): an app-password or
+    # custom-domain mailbox is recognised by its servers, not only by the OAuth button used.
+    hosts: tuple[str, ...] = ()
+    # What the server says of itself where the host name is the customer's own (Workspace, on-premises
+    # Exchange): a capability it alone announces, or words of its greeting (lower case).
+    capabilities: tuple[str, ...] = ()
+    greeting_words: tuple[str, ...] = ()
+    oauth_provider: str | None = None
+    # The Sent folder's usual name(s), tried right after the \Sent attribute and before the generic
+    # name rules, so a stray "Sent" made by another app does not win over iCloud's "Sent Messages".
+    sent_names: tuple[str, ...] = ()
+    files_sent_copy: bool = False  # the provider stores what its SMTP accepted in Sent itself: no APPEND
+    # Seconds after which inboxlink ends and renews IDLE, below the server's own cut; None: the
+    # configured INBOXLINK_IDLE_RESTART (25 min, under RFC 2177's 29 minutes).
+    idle_renew: float | None = None
+    max_connections: int | None = None  # simultaneous IMAP connections per account, where published
+    # Folders that hold every message again (Gmail's All Mail): never followed, or every reply would
+    # be read twice and the user's whole mailbox scanned.
+    every_message_folders: tuple[str, ...] = ()
+
+
+GENERIC = ServerHabits("other", "Other IMAP server")
+
+SERVER_HABITS: tuple[ServerHabits, ...] = (
+    ServerHabits(
+        "gmail", "Gmail / Google Workspace",
+        hosts=("imap.gmail.com", "smtp.gmail.com", "imap.googlemail.com", "smtp.googlemail.com"),
+        capabilities=("X-GM-EXT-1",), oauth_provider="google",
+        sent_names=("[Gmail]/Sent Mail", "[Google Mail]/Sent Mail"), files_sent_copy=True,
+        max_connections=15, every_message_folders=("[Gmail]/All Mail", "[Google Mail]/All Mail"),
+    ),
+    ServerHabits(
+        "microsoft", "Exchange / Microsoft 365 / Outlook.com",
+        hosts=("outlook.office365.com", "smtp.office365.com", "outlook.office.com",
+               "imap-mail.outlook.com", "smtp-mail.outlook.com"),
+        greeting_words=("microsoft exchange",), oauth_provider="microsoft",
+        # Exchange closes an authenticated connection after 30 idle minutes by default (IDLE included).
+        sent_names=("Sent Items",), files_sent_copy=True, idle_renew=25 * 60, max_connections=20,
+    ),
+    ServerHabits(
+        "icloud", "iCloud Mail", hosts=("imap.mail.me.com", "smtp.mail.me.com"),
+        capabilities=("AUTH=ATOKEN",), sent_names=("Sent Messages",),
+    ),
+    ServerHabits(
+        "yahoo", "Yahoo Mail", hosts=("imap.mail.yahoo.com", "smtp.mail.yahoo.com"),
+        capabilities=("XYMHIGHESTMODSEQ",), sent_names=("Sent",), idle_renew=3 * 60,
+    ),
+)  # fmt: skip
+
+
+def server_habits(
+    imap_host: str = "",
+    smtp_host: str = "",
+    oauth_provider: str | None = None,
+    *,
+    greeting: str = "",
+    capabilities: frozenset[str] = frozenset(),
+) -> ServerHabits:
+    """The habits of the provider behind these servers (GENERIC when none is known)."""
+    hosts = {imap_host.lower().rstrip("."), smtp_host.lower().rstrip(".")}
+    said = greeting.lower()
+    for habits in SERVER_HABITS:
+        if (
+            (oauth_provider is not None and habits.oauth_provider == oauth_provider)
+            or hosts & set(habits.hosts)
+            or any(cap in capabilities for cap in habits.capabilities)
+            or any(words in said for words in habits.greeting_words)
+        ):
+            return habits
+    return GENERIC
+
+
+def idle_renewal(habits: ServerHabits, configured: float) -> float:
+    """Seconds to stay in one IDLE: the configured restart, shortened to the provider's habit."""
+    return configured if habits.idle_renew is None else min(configured, habits.idle_renew)
+
+
+def followed_folders(habits: ServerHabits, sent_folder: str | None) -> list[str]:
+    """The folders a monitor follows, Sent first (a reply may answer the user's own follow-up) and
+    INBOX last (it stays selected for IDLE). A folder holding every message again is never one."""
+    skip = {name.casefold() for name in habits.every_message_folders}
+    sent = [sent_folder] if sent_folder and sent_folder.casefold() not in skip else []
+    return [*sent, "INBOX"]

@@ -2,10 +2,12 @@ r"""Which mailbox holds the user's sent mail.
 
 Order of trust:
 1. a selectable mailbox with the RFC 6154 `\Sent` special-use attribute (the server knows);
-2. else a selectable mailbox whose *last hierarchy level* is named like a Sent folder — English or
+2. else a mailbox with one of the provider's own Sent names (`preferred`, from domain.providers:
+   iCloud's "Sent Messages" beats a stray "Sent" another app created beside it);
+3. else a selectable mailbox whose *last hierarchy level* is named like a Sent folder — English or
    one of the usual localized names, compared case- and accent-insensitively. Shallower mailboxes
    win, then listing order, so `Sent` beats `Archive/Sent 2019`;
-3. else None (the caller then skips APPEND instead of guessing).
+4. else None (the caller then skips APPEND instead of guessing).
 
 Names are matched by whole words, not substrings: "Sent Items", "[Gmail]/Sent Mail" and "INBOX.Sent"
 match, while "Unsent", "Consent forms" or "Presentations" do not. Mailbox names are expected already
@@ -76,18 +78,30 @@ def looks_like_sent(name: str) -> bool:
     return any(word in _WORDS for word in _WORD.findall(leaf))
 
 
+def _holds_all(flags: frozenset[str]) -> bool:
+    return any(flag.lower() == "\\all" for flag in flags)
+
+
 def _selectable(flags: frozenset[str]) -> bool:
     return not any(flag.lower() in _UNSELECTABLE for flag in flags)
 
 
-def choose_sent_folder(mailboxes: Sequence[tuple[str, frozenset[str]]]) -> str | None:
-    """The Sent mailbox from a LIST result of `(name, attributes)` pairs, or None."""
+def choose_sent_folder(
+    mailboxes: Sequence[tuple[str, frozenset[str]]], preferred: Sequence[str] = ()
+) -> str | None:
+    """The Sent mailbox from a LIST result of `(name, attributes)` pairs, or None. A mailbox marked
+    \\All (every message again, Gmail's All Mail) is never taken for Sent by its name."""
     for name, flags in mailboxes:
         if _selectable(flags) and any(flag.lower() == "\\sent" for flag in flags):
             return name
+    usable = [(name, flags) for name, flags in mailboxes if _selectable(flags) and not _holds_all(flags)]
+    for wanted in preferred:
+        for name, _ in usable:
+            if name.casefold() == wanted.casefold():
+                return name
     best: tuple[int, int, str] | None = None
-    for index, (name, flags) in enumerate(mailboxes):
-        if _selectable(flags) and looks_like_sent(name):
+    for index, (name, _) in enumerate(usable):
+        if looks_like_sent(name):
             rank = (len(_HIERARCHY.findall(name)), index, name)
             if best is None or rank < best:
                 best = rank

@@ -32,6 +32,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from inboxlink.domain.connection_refusals import is_connection_limit
+from inboxlink.domain.server_text import quotable
+
 from .commands import (
     Arg,
     Literal,
@@ -87,6 +90,7 @@ class ImapClient:
         self._conn = connection
         self._condstore = False  # ask for MODSEQ in FETCH once CONDSTORE is on
         self.capabilities: frozenset[str] = frozenset()
+        self.greeting = ""  # the server's words in its greeting: tells Exchange on a customer's host
 
     @property
     def pending_exists(self) -> bool:
@@ -153,6 +157,7 @@ class ImapClient:
             raise ServerBye("the server refused the connection", server_text=greeting.text)
         if greeting.status not in ("OK", "PREAUTH"):
             raise ProtocolError("the server did not accept the connection", server_text=greeting.text)
+        self.greeting = quotable(greeting.text)
         await self._refresh_capabilities(greeting)
 
     async def _starttls(self, context: ssl.SSLContext, host: str) -> None:
@@ -209,8 +214,11 @@ class ImapClient:
     async def _after_auth(self, tagged: StatusResponse, detail: str = "") -> None:
         if tagged.status != "OK":
             text, code = f"{tagged.text} {detail}".strip(), tagged.code
-            if code in _TRANSIENT_CODES:
-                raise CommandFailed("login temporarily unavailable", server_text=text, code=code)
+            if code in _TRANSIENT_CODES or is_connection_limit(text, code):
+                # Over the account's connection cap (Gmail: "NO [ALERT] Too many simultaneous
+                # connections"): the password is fine, so the inbox must not be disconnected for it.
+                limit = "LIMIT" if is_connection_limit(text, code) else code
+                raise CommandFailed("login temporarily unavailable", server_text=text, code=limit)
             if code == "PRIVACYREQUIRED":
                 raise TlsFailed("the server requires TLS before login", server_text=text, code=code)
             raise AuthFailed("authentication failed", server_text=text, code=code)

@@ -18,13 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from inboxlink import imap
+from inboxlink.domain import providers
+from inboxlink.domain.connection_refusals import (
+    LIMIT_BACKOFF_START,
+    explain_connection_limit,
+    is_connection_limit,
+)
 from inboxlink.services.accounts import credentials, health
 from inboxlink.services.platform import leases, metrics
 from inboxlink.services.platform.runtime import Runtime, now
@@ -48,6 +53,12 @@ class InboxMonitor:
         self.notify = False  # the server reports Sent on this connection (NOTIFY): no waiting for the poll
         self._failing_since: float | None = None
         self.scanner = FolderScanner(rt)
+        self.habits = providers.GENERIC  # the provider's habits, known once a session greeted
+
+    def _clock(self) -> float:
+        # The event loop's clock, not time.monotonic(): tests run the monitor on a loop whose
+        # clock they control, so a 29-minute IDLE cut takes no 29 minutes.
+        return asyncio.get_running_loop().time()
 
     async def run(self) -> None:
         try:
@@ -100,11 +111,21 @@ class InboxMonitor:
 
     async def _fault(self, inbox: Any, exc: BaseException, delay: float) -> float:
         text = str(exc) or type(exc).__name__
-        started = self._failing_since = self._failing_since or time.monotonic()
+        server_text = getattr(exc, "server_text", None)
+        limited = isinstance(exc, imap.ImapError) and is_connection_limit(server_text, exc.code)
+        if limited:
+            # Over the account's connection cap: other apps hold the connections, and a retry every
+            # second would only take one more from them. Start at a minute, then double.
+            delay = max(delay, LIMIT_BACKOFF_START)
+        elif server_text and server_text not in text:
+            text = f"{text}: {server_text}"  # the server's own words ("Server shutting down")
+        started = self._failing_since = self._failing_since or self._clock()
         wait = min(delay, BACKOFF_CAP) * random.uniform(0.8, 1.2)
+        if limited:
+            text = explain_connection_limit(server_text, self.habits.max_connections, wait)
         log.warning("inbox %s: %s; retrying in %.1fs", inbox.id, text, wait)
         await health.record_error(self.rt, inbox.id, text, now() + timedelta(seconds=wait))
-        if time.monotonic() - started > self.rt.settings.disconnect_after and inbox.status == "connected":
+        if self._clock() - started > self.rt.settings.disconnect_after and inbox.status == "connected":
             await health.mark_disconnected(self.rt, inbox.id, "connection_failed", text)
         await self._sleep(wait)
         return min(delay * 2, BACKOFF_CAP)
@@ -126,7 +147,10 @@ class InboxMonitor:
             address=address,
         )
         try:
+            # Known before login too: a login refused over Gmail's cap is explained with its number.
+            self._learn_habits(client, inbox)
             await credentials.imap_login(self.rt, client, inbox)
+            self._learn_habits(client, inbox)  # capabilities change after login
             condstore = "CONDSTORE" in client.capabilities
             if condstore and "ENABLE" in client.capabilities:
                 await client.enable("CONDSTORE")  # SELECT (CONDSTORE) works without it too
@@ -138,13 +162,14 @@ class InboxMonitor:
                 # be tracked before INBOX is read. INBOX goes last so it stays selected for IDLE, and
                 # the flag is cleared *before* its pass: an EXISTS that arrives during the pass means
                 # "look again", never "lost until the next poll".
-                if inbox.sent_folder:
+                sent = providers.followed_folders(self.habits, inbox.sent_folder)[:-1]
+                for folder in sent:  # [] or [the Sent folder]; never one that holds every message
                     try:
-                        await self.scanner.sync_folder(client, inbox, inbox.sent_folder, condstore)
+                        await self.scanner.sync_folder(client, inbox, folder, condstore)
                         self.folder_syncs += 1
                     except (imap.CommandFailed, FolderUnstable) as exc:
                         # A renamed, deleted or unstable Sent folder must not stop reply logging.
-                        text = f"the Sent folder {inbox.sent_folder!r} cannot be followed: {exc}"
+                        text = f"the Sent folder {folder!r} cannot be followed: {exc}"
                         log.warning("inbox %s: %s", inbox.id, text)
                         await health.record_error(self.rt, inbox.id, text, None)
                 client.pending_exists = False
@@ -156,8 +181,8 @@ class InboxMonitor:
                     await self._recovered(inbox, session_started)
                     self.sessions += 1
                     self.connected.set()
-                if time.monotonic() - last_sync_note >= self.rt.settings.poll_interval:
-                    last_sync_note = time.monotonic()
+                if self._clock() - last_sync_note >= self.rt.settings.poll_interval:
+                    last_sync_note = self._clock()
                     await health.record_sync(self.rt, inbox.id)
                 if client.pending_exists:
                     continue
@@ -173,6 +198,17 @@ class InboxMonitor:
             self.connected.clear()
             await client.logout()
             await client.close()
+
+    def _learn_habits(self, client: imap.ImapClient, inbox: Any) -> None:
+        found = providers.server_habits(
+            inbox.imap_host,
+            inbox.smtp_host,
+            inbox.provider,
+            greeting=client.greeting,
+            capabilities=client.capabilities,
+        )
+        if found is not providers.GENERIC:  # what one look told is not undone by the next
+            self.habits = found
 
     async def _recovered(self, inbox: Any, session_started: datetime) -> None:
         if self._failing_since is not None or inbox.next_retry_at is not None:
@@ -203,7 +239,9 @@ class InboxMonitor:
     async def _wait_for_news(self, client: imap.ImapClient, refresh_in: float | None = None) -> None:
         # The poll stays with NOTIFY too, as a backstop (a missed push costs one interval, not
         # an IDLE restart); NOTIFY's news of Sent wakes the IDLE long before it.
-        timeout = min(self.rt.settings.idle_restart, self.rt.settings.poll_interval)
+        # Renewed below the provider's own cut (Exchange ends an IDLE after 30 minutes, Yahoo sooner).
+        restart = providers.idle_renewal(self.habits, self.rt.settings.idle_restart)
+        timeout = min(restart, self.rt.settings.poll_interval)
         if refresh_in is not None:
             timeout = max(1.0, min(timeout, refresh_in))
         if "IDLE" in client.capabilities:

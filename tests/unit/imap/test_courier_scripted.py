@@ -62,6 +62,7 @@ def inbox(rt: Runtime, port: int) -> SimpleNamespace:
         imap_host="127.0.0.1",
         imap_port=port,
         imap_security="none",
+        smtp_host="127.0.0.1",
     )
 
 

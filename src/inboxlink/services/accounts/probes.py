@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inboxlink import imap
+from inboxlink.domain.providers import server_habits
 from inboxlink.domain.sent_folder import choose_sent_folder
 from inboxlink.services.accounts.endpoints import Endpoint, pop3_error
 from inboxlink.services.errors import ServiceError
@@ -101,9 +102,14 @@ async def probe_imap(
     """Log in, find the Sent folder and note where each followed folder stands now."""
     client = await open_imap(rt, where)
     try:
+        # What the greeting announced counts too: iCloud's AUTH=ATOKEN is gone after login.
+        announced = client.capabilities
         await imap_login(client, where, username, password, access_token=access_token)
         mailboxes = await client.list_mailboxes()
-        sent = choose_sent_folder([(m.name, m.flags) for m in mailboxes])
+        habits = server_habits(
+            where.host, greeting=client.greeting, capabilities=announced | client.capabilities
+        )
+        sent = choose_sent_folder([(m.name, m.flags) for m in mailboxes], habits.sent_names)
         starts = {}
         for folder in ["INBOX", *([sent] if sent else [])]:
             # Courier: a UIDVALIDITY that holds only after one read-write open, and no UIDNEXT.

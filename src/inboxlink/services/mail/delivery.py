@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, select
 
 from inboxlink import imap
-from inboxlink.domain.providers import OAUTH_PROVIDERS
+from inboxlink.domain.providers import server_habits
 from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.services.accounts import credentials
 from inboxlink.services.accounts.health import mark_disconnected
@@ -203,10 +203,10 @@ async def copy_to_sent(rt: Runtime, inbox: Any, message_id: str, raw: bytes) -> 
     folder = inbox.sent_folder
     if not folder:
         return None
-    provider = OAUTH_PROVIDERS.get(inbox.provider or "")
-    if provider is not None and provider.files_sent_copy:
+    if server_habits(inbox.imap_host, inbox.smtp_host, inbox.provider).files_sent_copy:
         # Gmail and Office 365 file what their SMTP accepted into Sent themselves, a moment later:
         # a search right after sending may not see it yet, and an APPEND would then double it.
+        # Known by the servers too, not only by the OAuth button: an app-password Gmail also files.
         return str(folder)
     client = await _imap_session(rt, inbox)
     try:

@@ -1,7 +1,8 @@
 """Keeps one InboxMonitor task per connected inbox that this worker holds the lease of: starts
 monitors for new or reconnected inboxes, stops them for deleted ones, restarts them when the
 credentials change, and renews its leases (services.platform.leases: one heartbeat UPDATE) on
-every pass, keeping to its fair share of the inboxes (ceil(inboxes / live workers)). Woken by the API in the
+every pass, keeping to its fair share of the inboxes (domain.fair_share: within one of
+inboxes / live workers). Woken by the API in the
 same process (`inboxes_changed`) and otherwise re-reads the inbox list every few seconds."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 
 from sqlalchemy import select
 
+from inboxlink.domain.fair_share import share_of
 from inboxlink.services.platform import leases, metrics
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.tables import inboxes
@@ -117,7 +119,8 @@ class Supervisor:
             log.warning("inbox %s: lease taken over by another worker; stopping here", inbox_id)
             metrics.LEASE_LOSSES.inc()
             self.held.pop(inbox_id, None)
-        share = leases.fair_share(len(wanted), len(live) - len(dead))
+        # This worker's own share (domain.fair_share): N // W or one more, summing to N over the live workers.
+        share = share_of(len(wanted), [w for w, _h, _p in live if w not in dead], self.owner)
         keep = sorted(i for i in self.held if i in wanted)
         excess = keep[share:]  # over the fair share: give the newest back to the others
         doomed = {

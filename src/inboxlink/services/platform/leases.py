@@ -191,7 +191,3 @@ async def holders(rt: Runtime) -> list[tuple[int, str, int]]:
         )
         return [(r.inbox_id, r.owner, r.token) for r in rows]
 
-
-def fair_share(monitored_inboxes: int, live: int) -> int:
-    """ceil(inboxes / live workers): the most one worker should hold."""
-    return -(-monitored_inboxes // max(live, 1))

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography.fernet import Fernet
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select
 
 from inboxlink.domain.tracking import TEAM
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.tables import emails, folder_cursors, inbox_leases, threads, tracked_ids
 from inboxlink.storage.worker_tables import workers
+from tests.peers.net import free_ports
 from tests.support.replies import make_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,10 +48,12 @@ class WorkerProcess:
     def __init__(self, name: str, base: Path, shared: dict[str, str]) -> None:
         self.name = name
         self.log = base / f"{name}.log"
+        [self.metrics_port] = free_ports(1)
         self.env = {
             **os.environ,
             **shared,
             "INBOXLINK_DATA_DIR": str(base / name),
+            "INBOXLINK_METRICS_HTTP": f"127.0.0.1:{self.metrics_port}",
             "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -80,6 +85,20 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(timeout=within)
+
+    def metrics(self) -> dict[str, float]:
+        """Its GET /metrics (INBOXLINK_METRICS_HTTP), parsed by the Prometheus parser: {sample: value}
+        for the unlabelled samples; {} while it does not answer."""
+        try:
+            body = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return {}
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            if not sample.labels
+        }
 
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -222,6 +222,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100, help="the smaller size for statements per pass")
     parser.add_argument("--ttl", type=float, default=10.0, help="INBOXLINK_LEASE_TTL of the workers")
     parser.add_argument("--other-host", action="store_true", help="leave the killed worker unreaped")
+    parser.add_argument("--keep", help="work in this directory and keep it (the workers' logs)")
     args = parser.parse_args()
     reason = postgres_reachable()
     if reason:
@@ -230,7 +231,8 @@ def main() -> None:
     print(f"open files limit raised to {raise_nofile()}")
     total = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="workers-bench-") as tmp:
-        work = Path(tmp)
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
         try:
             print("SQL statements per supervisor pass (3 supervisors joining one by one, claim batch 200):")
             counts = {}

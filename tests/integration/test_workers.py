@@ -189,7 +189,7 @@ async def test_a_worker_paused_past_the_ttl_writes_nothing_with_its_lost_lease(w
     ), a.text()
     # ...and counts it on its own /metrics (INBOXLINK_METRICS_HTTP: a worker has no API listener).
     seen = a.metrics()
-    assert seen["inboxlink_lease_losses_total"] >= 2 and seen["inboxlink_lease_claims_total"] >= 2, seen
+    assert seen["inboxlink_lease_losses_total"] >= 1 and seen["inboxlink_lease_claims_total"] >= 2, seen
 
     # Everything settles: three workers, two each, every reply exactly once, the inbox healthy.
     await wait_for(lambda: workers.spread(a, b, c), timeout=30)

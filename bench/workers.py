@@ -5,7 +5,8 @@
 1. SQL statements per supervisor pass, at --small and at --inboxes inboxes: three Supervisors in this
    process (the code `inboxlink worker` runs; monitors not started, so only the lease machinery
    talks to the database) join one after the other until the spread is even; every statement is
-   counted with a SQLAlchemy before_cursor_execute listener. Flat in N means the same count at
+   counted with a SQLAlchemy before_cursor_execute listener. (The heartbeat, one UPDATE every
+   TTL / 4, runs beside the passes and is not in these counts.) Flat in N means the same count at
    both sizes.
 2. Three real worker processes (own data directories, shared key) on the suite's Dovecot (limits
    raised as in bench/idle_memory.py): time from start to an even spread of the leases and until
@@ -246,6 +247,9 @@ def main() -> None:
             print(
                 f"  ratio {args.inboxes} / {args.small} inboxes: max statements per pass {big['max'] / small['max']:.2f}, "
                 f"steady pass {big['steady'] / small['steady']:.2f} (flat = 1.00); inboxes ratio {args.inboxes / args.small:.0f}"
+            )
+            print(
+                f"  plus the heartbeat beside the passes: 1 UPDATE every TTL / 4 ({args.ttl / 4:.1f} s at TTL {args.ttl:.0f} s), whatever N"
             )
             print(f"three worker processes, {args.inboxes} inboxes, TTL {args.ttl:.0f} s:")
             asyncio.run(fleet_run(args, work))

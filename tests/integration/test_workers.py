@@ -87,8 +87,9 @@ async def workers(pg_url: str, tmp_path: Path, mail_server: Any) -> AsyncIterato
         for proc in group.procs:
             await asyncio.to_thread(proc.stop)
         await rt.close()
-        logs = group.logs()
-        assert "Traceback" not in logs, logs
+        # No traceback, except where PostgreSQL ended a paused worker's fenced transaction (leases.fence).
+        chunks = group.logs().split("Traceback (most recent call last)")[1:]
+        assert all("idle-in-transaction" in chunk for chunk in chunks), group.logs()
 
 
 async def test_three_workers_share_evenly_and_a_killed_one_loses_nothing(workers: Fleet, mail_server):

@@ -79,6 +79,8 @@ class Settings:
     lease_ttl: float = 30.0
     # Bearer token for GET /metrics; without it /metrics answers loopback clients only.
     metrics_token: str | None = None
+    # host:port of `inboxlink worker`'s own GET /metrics listener (serve has it on INBOXLINK_HTTP); None: off.
+    metrics_http: tuple[str, int] | None = None
 
     @property
     def attachments_dir(self) -> Path:
@@ -173,6 +175,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         jobs_lease=number("JOBS_LEASE", "60"),
         lease_ttl=_positive("LEASE_TTL", number("LEASE_TTL", "30")),
         metrics_token=get("METRICS_TOKEN", "").strip() or None,
+        metrics_http=_host_port("METRICS_HTTP", raw) if (raw := get("METRICS_HTTP", "").strip()) else None,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 
 from inboxlink.api.app import create_app
+from inboxlink.api.metrics_route import metrics_app
 from inboxlink.bcc import BccListener
 from inboxlink.config import Settings
 from inboxlink.services.accounts import webhook_delivery  # noqa: F401  (registers its job handler)
@@ -83,6 +84,14 @@ async def run(settings: Settings, *, http: bool = True, bcc: bool = True) -> Non
         srv = _Server(config)
         start(srv.serve(), lambda: setattr(srv, "should_exit", True), "http")
         log.info("inboxlink listening on http://%s:%d", settings.http_host, settings.http_port)
+    elif settings.metrics_http is not None:
+        # A worker has no API; an operator scrapes its own counters (leases, IDLE, replies) here.
+        host, port = settings.metrics_http
+        metrics_srv = _Server(
+            uvicorn.Config(metrics_app(rt), host=host, port=port, log_level="warning", lifespan="off")
+        )
+        start(metrics_srv.serve(), lambda: setattr(metrics_srv, "should_exit", True), "metrics")
+        log.info("inboxlink metrics on http://%s:%d/metrics", host, port)
 
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from inboxlink.api.deps import RuntimeDep
 from inboxlink.domain.network import is_loopback_host
 from inboxlink.services.platform import metrics
+from inboxlink.services.platform.runtime import Runtime
 
 router = APIRouter()
 
@@ -40,3 +41,11 @@ async def scrape(request: Request, rt: RuntimeDep) -> Response:
         )
     body = await metrics.scrape(rt)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_app(rt: Runtime) -> FastAPI:
+    """`inboxlink worker`'s listener (INBOXLINK_METRICS_HTTP): GET /metrics alone, same protection."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.runtime = rt
+    app.include_router(router)
+    return app

@@ -1,7 +1,7 @@
 """Inbox leases: which worker monitors which inbox, so N `inboxlink worker` processes on one
 PostgreSQL share the inboxes and never follow the same one twice.
 
-A worker registers a row in `workers` and renews it on every supervisor pass: that one UPDATE is
+A worker registers a row in `workers` and renews it every TTL / 4 (sync.supervisor): that one UPDATE is
 the heartbeat of all its leases (a lease row (inbox, owner, token) is valid while its owner's row
 has not expired). A worker claims, in one statement, up to n leases that are free (owner ''), whose
 owner is gone (no live row) — `UPDATE … WHERE inbox_id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT
@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Executable, and_, exists, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Executable, and_, exists, insert, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inboxlink.services.platform import metrics
 from inboxlink.services.platform.runtime import Runtime, now
@@ -46,6 +46,7 @@ class Lease:
     inbox_id: int
     owner: str
     token: int
+    ttl: float = 30.0  # the holder's lease TTL: how long a fenced transaction may sit idle (below)
 
 
 # Set for each monitor task by the supervisor: the lease its writes are fenced with.
@@ -69,6 +70,12 @@ async def fence(conn: AsyncConnection) -> None:
     lease = LEASE.get()
     if lease is None:
         return
+    if conn.dialect.name == "postgresql":
+        # The share lock below makes a takeover skip this row until commit. A worker paused
+        # (SIGSTOP, a frozen VM) inside this transaction would keep its inbox from every other
+        # worker for as long as it is paused; PostgreSQL ends such a session after one TTL instead,
+        # which frees the row (and the paused worker's commit then fails: nothing written).
+        await conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(lease.ttl * 1000)}"))
     found = await conn.scalar(
         select(inbox_leases.c.token)
         .select_from(inbox_leases.join(workers, workers.c.id == inbox_leases.c.owner))
@@ -85,11 +92,14 @@ async def fence(conn: AsyncConnection) -> None:
         raise LeaseLost(f"inbox {lease.inbox_id}: the lease (token {lease.token}) is no longer ours")
 
 
-async def heartbeat(rt: Runtime, owner: str, host: str, pid: int, ttl: float) -> None:
-    """Register or renew this worker: one UPDATE (an INSERT the first time)."""
+async def heartbeat(
+    rt: Runtime, owner: str, host: str, pid: int, ttl: float, *, engine: AsyncEngine | None = None
+) -> None:
+    """Register or renew this worker: one UPDATE (an INSERT the first time); on `engine` when given
+    (a connection of its own, so a busy pool cannot delay the renewal)."""
     stamp = now()
     values = {"heartbeat_at": stamp, "expires_at": stamp + timedelta(seconds=ttl)}
-    async with rt.engine.begin() as conn:
+    async with (engine or rt.engine).begin() as conn:
         done = await conn.execute(update(workers).where(workers.c.id == owner).values(**values))
         if done.rowcount == 0:
             await conn.execute(
@@ -190,8 +200,3 @@ async def holders(rt: Runtime) -> list[tuple[int, str, int]]:
             .where(workers.c.expires_at > now())
         )
         return [(r.inbox_id, r.owner, r.token) for r in rows]
-
-
-def fair_share(monitored_inboxes: int, live: int) -> int:
-    """ceil(inboxes / live workers): the most one worker should hold."""
-    return -(-monitored_inboxes // max(live, 1))

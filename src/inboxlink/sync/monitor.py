@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from inboxlink import imap
 from inboxlink.domain import providers
@@ -47,6 +48,7 @@ class InboxMonitor:
         self.inbox_id = inbox_id
         self.stopping = asyncio.Event()
         self.connected = asyncio.Event()  # set while a session is up (tests and status use it)
+        self._starting = False  # holds a slot of rt.session_starts
         self.sessions = 0  # sessions opened so far: a reconnect shows as a new one
         self.folder_syncs = 0  # completed folder passes (lets tests wait for "looked again")
         self.waiting = False  # in IDLE or the poll's sleep: what woke it next is news, not a pass
@@ -124,9 +126,14 @@ class InboxMonitor:
         if limited:
             text = explain_connection_limit(server_text, self.habits.max_connections, wait)
         log.warning("inbox %s: %s; retrying in %.1fs", inbox.id, text, wait)
-        await health.record_error(self.rt, inbox.id, text, now() + timedelta(seconds=wait))
-        if self._clock() - started > self.rt.settings.disconnect_after and inbox.status == "connected":
-            await health.mark_disconnected(self.rt, inbox.id, "connection_failed", text)
+        try:
+            await health.record_error(self.rt, inbox.id, text, now() + timedelta(seconds=wait))
+            if self._clock() - started > self.rt.settings.disconnect_after and inbox.status == "connected":
+                await health.mark_disconnected(self.rt, inbox.id, "connection_failed", text)
+        except (SQLAlchemyError, TimeoutError) as db_exc:
+            # The database is the fault (a drained pool, a restart): the status is written on the
+            # next fault or pass; the monitor itself must live on and retry.
+            log.warning("inbox %s: cannot record the error: %s", inbox.id, db_exc)
         await self._sleep(wait)
         return min(delay * 2, BACKOFF_CAP)
 
@@ -135,6 +142,20 @@ class InboxMonitor:
             return (await conn.execute(select(inboxes).where(inboxes.c.id == self.inbox_id))).first()
 
     async def _session(self, inbox: Any) -> None:
+        # Held from connect to the first whole pass (released in _first_pass_done or finally).
+        await self.rt.session_starts.acquire()
+        self._starting = True
+        try:
+            await self._open_session(inbox)
+        finally:
+            self._first_pass_done()
+
+    def _first_pass_done(self) -> None:
+        if self._starting:
+            self._starting = False
+            self.rt.session_starts.release()
+
+    async def _open_session(self, inbox: Any) -> None:
         address = await credentials.checked_address(
             self.rt, inbox, inbox.imap_host, inbox.imap_port, inbox.imap_security, "imap"
         )
@@ -181,6 +202,7 @@ class InboxMonitor:
                     await self._recovered(inbox, session_started)
                     self.sessions += 1
                     self.connected.set()
+                    self._first_pass_done()
                 if self._clock() - last_sync_note >= self.rt.settings.poll_interval:
                     last_sync_note = self._clock()
                     await health.record_sync(self.rt, inbox.id)

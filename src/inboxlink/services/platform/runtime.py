@@ -69,6 +69,9 @@ class TimelineEvents:
                 queue.put_nowait(event)
 
 
+SESSION_STARTS = 8  # below the engine's pool (10 + 20 overflow): leaves room for the API and runners
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -92,6 +95,10 @@ class Runtime:
     )
     # The shared TLS context (services.platform.trust): one per CA bundle, not one per connection.
     trust: TrustStore = field(default_factory=TrustStore)
+    # Sessions between connect and their first whole pass, at once: a worker that takes over
+    # hundreds of inboxes must not start them all together, or their first passes drain the
+    # database pool (measured with bench/workers.py: pool timeouts, 80 s to log the replies).
+    session_starts: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SESSION_STARTS))
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

@@ -140,18 +140,23 @@ async def deliver(rt: Runtime, payload: dict[str, Any]) -> None:
     )
     async with client:
         for _ in range(BATCH):
+            await events.sequence_now(rt)  # committed events get their feed positions first
             async with rt.engine.connect() as conn:
                 hook = (await conn.execute(select(webhooks).where(webhooks.c.id == webhook_id))).first()
                 if hook is None:
                     return  # deleted
+                # In feed order; an event without a position yet is not committed-and-numbered,
+                # and whatever commits later gets a later position (events.sequence).
                 delivery = (
                     await conn.execute(
                         select(webhook_deliveries)
+                        .join(events.events, events.events.c.id == webhook_deliveries.c.event_id)
                         .where(
                             webhook_deliveries.c.webhook_id == webhook_id,
                             webhook_deliveries.c.status == "pending",
+                            events.events.c.position.is_not(None),
                         )
-                        .order_by(webhook_deliveries.c.id)
+                        .order_by(events.events.c.position)
                         .limit(1)
                     )
                 ).first()

@@ -385,3 +385,66 @@ async def test_https_receiver_by_name_with_a_verified_certificate(
         assert verified(hook["secret"], got)["data"] == {"id": 3}
     finally:
         secure.close()
+
+
+async def test_a_redirect_is_not_followed(hooked_app: LiveApp, receiver: Receiver) -> None:
+    """A 307 to another address is an unsuccessful answer: retried to the same URL, and the
+    address it points to hears nothing (a redirect must not lead the sender around the address
+    rule)."""
+    elsewhere = start_receiver()
+    try:
+        boss = await admin(hooked_app, "boss@crm.test")
+        hook = await subscribe(boss, receiver.url, ["email.sent"])
+        receiver.default, receiver.location = 307, elsewhere.url
+        await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 4})
+        await wait_for(lambda: _count(receiver, 2), timeout=20)  # the first attempt and a retry
+        (pending,) = await _status(boss, hook["id"])
+        assert pending["status"] == "pending" and pending["last_status_code"] == 307
+        assert pending["last_error"] == "the receiver answered HTTP 307"
+        assert elsewhere.requests == []
+    finally:
+        elsewhere.close()
+
+
+async def test_an_endless_answer_is_read_only_up_to_the_limit(
+    hooked_app: LiveApp, receiver: Receiver
+) -> None:
+    """A receiver that streams a body without end: the sender reads a few KiB, takes the 200,
+    hangs up, and the delivery is delivered (without the limit it would read for ever: the 10 s
+    timeout is per read, and this receiver never pauses)."""
+    boss = await admin(hooked_app, "boss@crm.test")
+    hook = await subscribe(boss, receiver.url, ["email.sent"])
+    receiver.endless_body = True
+    await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 8})
+
+    async def delivered() -> bool:
+        items = await _status(boss, hook["id"])
+        return bool(items) and items[0]["status"] == "delivered"
+
+    await wait_for(delivered, timeout=20)
+    assert len(receiver.requests) == 1
+    sent_then = receiver.body_bytes_sent
+    await asyncio.sleep(0.5)
+    assert receiver.body_bytes_sent == sent_then  # the connection is closed: nothing more flows
+    assert sent_then < 16 * 1024 * 1024  # at most socket buffers' worth ever left the receiver
+
+
+async def test_a_delivery_carries_only_the_signature_headers(hooked_app: LiveApp, receiver: Receiver) -> None:
+    boss = await admin(hooked_app, "boss@crm.test")
+    hook = await subscribe(boss, receiver.url, ["email.sent"])
+    await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 6})
+    await wait_for(lambda: _count(receiver, 1))
+    got = receiver.requests[0]
+    assert set(got.headers) <= {
+        "host",
+        "accept",
+        "accept-encoding",
+        "connection",
+        "user-agent",
+        "content-type",
+        "content-length",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }, got.headers
+    assert hook["secret"] not in json.dumps(got.headers) + got.body.decode()

@@ -97,6 +97,11 @@ webhook_deliveries = Table(
     Column("last_attempt_at", Stamp),
     Column("delivered_at", Stamp),
     Column("created_at", Stamp, nullable=False),
+    # The event's feed position, copied when the event gets it (events.sequence): the deliverer's
+    # order, read from this table's own index however long the endpoint's history is.
+    Column("position", BigInteger),
     UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
+    Index("ix_webhook_deliveries_webhook_id_status_position", "webhook_id", "status", "position"),
+    Index("ix_webhook_deliveries_event_id", "event_id"),
     Index("ix_webhook_deliveries_webhook_id_status", "webhook_id", "status", "id"),
 )

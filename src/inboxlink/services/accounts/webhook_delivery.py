@@ -141,13 +141,12 @@ async def _next(rt: Runtime, webhook_id: int) -> tuple[Any, Any]:
         delivery = (
             await conn.execute(
                 select(webhook_deliveries)
-                .join(events.events, events.events.c.id == webhook_deliveries.c.event_id)
                 .where(
                     webhook_deliveries.c.webhook_id == webhook_id,
                     webhook_deliveries.c.status == "pending",
-                    events.events.c.position.is_not(None),
+                    webhook_deliveries.c.position.is_not(None),
                 )
-                .order_by(events.events.c.position)
+                .order_by(webhook_deliveries.c.position)
                 .limit(1)
             )
         ).first()

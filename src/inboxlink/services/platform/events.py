@@ -66,6 +66,13 @@ def _insert(conn: AsyncConnection, **values: Any) -> Any:
     return events.insert().values(**values)
 
 
+async def _position(conn: AsyncConnection, event_row: int) -> int | None:
+    """The event's position as `_insert` gave it (SQLite), None until `sequence` (PostgreSQL)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    return (await conn.execute(select(events.c.position).where(events.c.id == event_row))).scalar_one()
+
+
 async def sequence(conn: AsyncConnection) -> int:
     """Number the committed, unnumbered events (oldest id first) after the highest position so far;
     how many. Call it in a transaction of its own: the numbers count once it commits."""
@@ -94,6 +101,15 @@ async def sequence(conn: AsyncConnection) -> int:
         .values(position=bindparam("new_position")),
         [{"event_row": row, "new_position": top + n} for n, row in enumerate(waiting, 1)],
     )
+    await conn.execute(
+        webhook_deliveries.update()
+        .where(webhook_deliveries.c.event_id.in_(waiting))
+        .values(
+            position=select(events.c.position)
+            .where(events.c.id == webhook_deliveries.c.event_id)
+            .scalar_subquery()
+        )
+    )
     return len(waiting)
 
 
@@ -119,6 +135,7 @@ async def record(rt: Runtime, conn: AsyncConnection, team_id: int, kind: str, da
         )
     )
     created = new_id(result)
+    position = await _position(conn, created)
     hooks = (
         await conn.execute(select(webhooks.c.id, webhooks.c.events).where(webhooks.c.team_id == team_id))
     ).all()
@@ -129,6 +146,7 @@ async def record(rt: Runtime, conn: AsyncConnection, team_id: int, kind: str, da
             webhook_deliveries.insert().values(
                 webhook_id=hook.id,
                 event_id=created,
+                position=position,
                 status="pending",
                 attempts=0,
                 next_attempt_at=stamp,
@@ -148,10 +166,12 @@ async def record_test(rt: Runtime, conn: AsyncConnection, team_id: int, webhook_
     result = await conn.execute(
         _insert(conn, team_id=team_id, type=TEST, data=seal_data(rt, data), created_at=stamp)
     )
+    created = new_id(result)
     await conn.execute(
         webhook_deliveries.insert().values(
             webhook_id=webhook_id,
-            event_id=new_id(result),
+            event_id=created,
+            position=await _position(conn, created),
             status="pending",
             attempts=0,
             next_attempt_at=stamp,

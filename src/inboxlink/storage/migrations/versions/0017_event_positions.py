@@ -24,6 +24,15 @@ def upgrade() -> None:
     op.execute("UPDATE events SET position = id")
     op.create_index("ix_events_team_id_position", "events", ["team_id", "position"])
     op.create_index("uq_events_position", "events", ["position"], unique=True)
+    with op.batch_alter_table("webhook_deliveries") as batch:
+        batch.add_column(sa.Column("position", sa.BigInteger(), nullable=True))
+    op.execute("UPDATE webhook_deliveries SET position = event_id")
+    op.create_index(
+        "ix_webhook_deliveries_webhook_id_status_position",
+        "webhook_deliveries",
+        ["webhook_id", "status", "position"],
+    )
+    op.create_index("ix_webhook_deliveries_event_id", "webhook_deliveries", ["event_id"])
     op.create_index(
         "ix_events_unpositioned",
         "events",
@@ -34,6 +43,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_deliveries_event_id", table_name="webhook_deliveries")
+    op.drop_index("ix_webhook_deliveries_webhook_id_status_position", table_name="webhook_deliveries")
+    with op.batch_alter_table("webhook_deliveries") as batch:
+        batch.drop_column("position")
     op.drop_index("ix_events_unpositioned", table_name="events")
     op.drop_index("uq_events_position", table_name="events")
     op.drop_index("ix_events_team_id_position", table_name="events")

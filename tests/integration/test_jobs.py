@@ -101,3 +101,63 @@ async def test_job_of_a_dead_worker_runs_again_after_its_claim_expires(tmp_path:
         await wait_for(lambda: asyncio.sleep(0, RAN[7] == 1), timeout=10)
         runner.stop()
         await task
+
+
+ACTIVE: Counter[str] = Counter()
+MOST: Counter[str] = Counter()
+
+
+@jobs.register("test.keyed")
+async def _keyed(rt: Runtime, payload: dict[str, Any]) -> None:
+    key = str(payload["key"])
+    ACTIVE[key] += 1
+    MOST[key] = max(MOST[key], ACTIVE[key])
+    try:
+        await asyncio.sleep(float(payload.get("seconds", 0.05)))
+    finally:
+        ACTIVE[key] -= 1
+    RAN[int(payload["n"])] += 1
+
+
+@pytest.mark.parametrize("backend", _backends())
+async def test_jobs_of_one_key_never_run_at_once_and_a_long_job_keeps_its_claim(
+    tmp_path: Path, backend: str
+) -> None:
+    """Two workers, several pending jobs per key (as concurrent writers leave them), some running
+    longer than the claim lease (1 s): per key one at a time, and every job exactly once."""
+    RAN.clear()
+    ACTIVE.clear()
+    MOST.clear()
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_db()) if backend == "postgresql" else None
+        async with runtimes(tmp_path, url, 2) as (first, second):
+            async with first.engine.begin() as conn:
+                for n in range(12):
+                    key = f"endpoint:{n % 3}"
+                    await conn.execute(  # side by side, as `enqueue` from two transactions leaves them
+                        jobs_table.insert().values(
+                            kind="test.keyed",
+                            key=key,
+                            run_at=now(),
+                            payload={"n": n, "key": key, "seconds": 1.6 if n < 3 else 0.05},
+                            attempts=0,
+                            status="pending",
+                            created_at=now(),
+                        )
+                    )
+            runners = [jobs.JobRunner(first, concurrency=4), jobs.JobRunner(second, concurrency=4)]
+            tasks = [asyncio.create_task(r.run()) for r in runners]
+
+            async def all_done() -> bool:
+                async with first.engine.connect() as conn:
+                    rows = (
+                        await conn.execute(jobs_table.select().where(jobs_table.c.status != "done"))
+                    ).all()
+                return not rows
+
+            await wait_for(all_done, timeout=60)
+            for r in runners:
+                r.stop()
+            await asyncio.gather(*tasks)
+    assert set(MOST.values()) == {1}, MOST
+    assert sorted(RAN) == list(range(12)) and set(RAN.values()) == {1}, RAN

@@ -9,12 +9,15 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from inboxlink.services.accounts import (
     health,
@@ -23,6 +26,9 @@ from inboxlink.services.accounts import (
 from inboxlink.services.accounts.users import create_token, create_user
 from inboxlink.services.platform import events, jobs
 from inboxlink.services.platform.jobs import JobRunner
+from inboxlink.services.platform.runtime import as_utc, now
+from inboxlink.storage.platform_tables import webhooks
+from tests.peers.dns import DnsServer, dnsmasq_binary
 from tests.support.app import TestApp as LiveApp
 from tests.support.app import TestUser as ApiUser
 from tests.support.app import running_app, wait_for
@@ -274,6 +280,12 @@ async def test_other_teams_webhook_is_not_found(app: LiveApp, receiver: Receiver
             resp = await call(f"/api/v1/webhooks/{hook['id']}")
             assert resp.status_code == 404 and resp.json()["error"]["code"] == "webhook_not_found"
         assert (await rival.get(f"/api/v1/webhooks/{hook['id']}/deliveries")).status_code == 404
+        for path in (
+            f"/api/v1/webhooks/{hook['id']}/rotate-secret",
+            f"/api/v1/webhooks/{hook['id']}/deliveries/1/retry",
+        ):
+            resp = await rival.post(path)
+            assert resp.status_code == 404 and resp.json()["error"]["code"] == "webhook_not_found", path
         assert (await boss.get("/api/v1/webhooks")).json()["items"][0]["id"] == hook["id"]
 
 
@@ -288,6 +300,18 @@ async def test_rotated_secret_old_and_new_both_verify(hooked_app: LiveApp, recei
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     assert verified(hook["secret"], got)["data"] == {"id": 5}
     assert verified(rotated["secret"], got)["data"] == {"id": 5}
+    # 24 h later (the overlap's end, set back rather than waited for) only the new secret signs.
+    async with hooked_app.rt.engine.begin() as conn:
+        until = (await conn.execute(select(webhooks.c.previous_until))).scalar_one()
+        assert timedelta(hours=23, minutes=59) < as_utc(until) - now() <= timedelta(hours=24)
+        await conn.execute(webhooks.update().values(previous_until=now() - timedelta(seconds=1)))
+    await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 6})
+    await wait_for(lambda: _count(receiver, 2))
+    later = receiver.requests[1]
+    assert len(later.headers["webhook-signature"].split(" ")) == 1
+    assert verified(rotated["secret"], later)["data"] == {"id": 6}
+    with pytest.raises(WebhookVerificationError):
+        verified(hook["secret"], later)
 
 
 def _csrf(html: str) -> str:
@@ -360,6 +384,26 @@ async def test_inbox_disconnect_and_reconnect_are_events_once_each(
     assert "secret" not in json.dumps(feed) and mail_user.password not in json.dumps(feed)
 
 
+async def test_events_are_kept_30_days_by_default(app: LiveApp) -> None:
+    assert app.rt.settings.events_retention_days == 30
+    boss = await admin(app, "boss@crm.test")
+    async with app.rt.engine.begin() as conn:
+        for age in (31, 29, 0):
+            row = await events.record(
+                app.rt, conn, boss.caller.team_id, "email.sent", {"id": age, "age": age}
+            )
+            # Aged by setting their stamp back rather than by waiting.
+            await conn.execute(
+                events.events.update()
+                .where(events.events.c.id == row)
+                .values(created_at=now() - timedelta(days=age))
+            )
+    with pytest.raises(jobs.Retry):
+        await events.prune(app.rt, {})
+    kept = (await boss.get("/api/v1/events")).json()["items"]
+    assert [item["data"]["age"] for item in kept] == [29, 0]
+
+
 async def test_events_past_retention_are_pruned(tmp_path: Path) -> None:
     async with running_app(tmp_path / "data", worker=False, INBOXLINK_EVENTS_RETENTION_DAYS="0") as app:
         boss = await admin(app, "boss@crm.test")
@@ -385,3 +429,110 @@ async def test_https_receiver_by_name_with_a_verified_certificate(
         assert verified(hook["secret"], got)["data"] == {"id": 3}
     finally:
         secure.close()
+
+
+async def test_a_redirect_is_not_followed(hooked_app: LiveApp, receiver: Receiver) -> None:
+    """A 307 to another address is an unsuccessful answer: retried to the same URL, and the
+    address it points to hears nothing (a redirect must not lead the sender around the address
+    rule)."""
+    elsewhere = start_receiver()
+    try:
+        boss = await admin(hooked_app, "boss@crm.test")
+        hook = await subscribe(boss, receiver.url, ["email.sent"])
+        receiver.default, receiver.location = 307, elsewhere.url
+        await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 4})
+        await wait_for(lambda: _count(receiver, 2), timeout=20)  # the first attempt and a retry
+        (pending,) = await _status(boss, hook["id"])
+        assert pending["status"] == "pending" and pending["last_status_code"] == 307
+        assert pending["last_error"] == "the receiver answered HTTP 307"
+        assert elsewhere.requests == []
+    finally:
+        elsewhere.close()
+
+
+async def test_an_endless_answer_is_read_only_up_to_the_limit(
+    hooked_app: LiveApp, receiver: Receiver
+) -> None:
+    """A receiver that streams a body without end: the sender reads a few KiB, takes the 200,
+    hangs up, and the delivery is delivered (without the limit it would read for ever: the 10 s
+    timeout is per read, and this receiver never pauses)."""
+    boss = await admin(hooked_app, "boss@crm.test")
+    hook = await subscribe(boss, receiver.url, ["email.sent"])
+    receiver.endless_body = True
+    await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 8})
+
+    async def delivered() -> bool:
+        items = await _status(boss, hook["id"])
+        return bool(items) and items[0]["status"] == "delivered"
+
+    await wait_for(delivered, timeout=20)
+    assert len(receiver.requests) == 1
+    sent_then = receiver.body_bytes_sent
+    await asyncio.sleep(0.5)
+    assert receiver.body_bytes_sent == sent_then  # the connection is closed: nothing more flows
+    assert sent_then < 16 * 1024 * 1024  # at most socket buffers' worth ever left the receiver
+
+
+async def test_a_delivery_carries_only_the_signature_headers(hooked_app: LiveApp, receiver: Receiver) -> None:
+    boss = await admin(hooked_app, "boss@crm.test")
+    hook = await subscribe(boss, receiver.url, ["email.sent"])
+    await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 6})
+    await wait_for(lambda: _count(receiver, 1))
+    got = receiver.requests[0]
+    assert set(got.headers) <= {
+        "host",
+        "accept",
+        "accept-encoding",
+        "connection",
+        "user-agent",
+        "content-type",
+        "content-length",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }, got.headers
+    assert hook["secret"] not in json.dumps(got.headers) + got.body.decode()
+
+
+@pytest.mark.skipif(dnsmasq_binary() is None, reason="dnsmasq is not installed")
+async def test_a_name_rebound_to_loopback_is_refused_at_send_time(tmp_path: Path, receiver: Receiver) -> None:
+    """DNS rebinding, with a real DNS server (dnsmasq on loopback, INBOXLINK_DNS_SERVERS): the name
+    pointed to a public address when the webhook was created, and to this server when the event is
+    sent. The send-time check refuses it; nothing reaches the receiver listening there."""
+    port = receiver.server.server_address[1]
+    dns = DnsServer(
+        tmp_path / "dns",
+        ["rebind.test"],
+        {},
+        hosts={"hooks.rebind.test": "93.184.215.14", "inside.rebind.test": "127.0.0.1"},
+    )
+    dns.start()
+    try:
+        env = {
+            **FAST,
+            "INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "false",
+            "INBOXLINK_DNS_SERVERS": dns.address,
+        }
+        async with running_app(tmp_path / "data", worker=False, **env) as app:
+            boss = await admin(app, "boss@crm.test")
+            inside = await boss.post(
+                "/api/v1/webhooks",
+                {"url": f"https://inside.rebind.test:{port}/hooks", "events": ["email.sent"]},
+            )
+            assert inside.status_code == 422  # resolved by the same servers at creation
+            assert inside.json()["error"]["code"] == "private_address_refused"
+            hook = await subscribe(boss, f"https://hooks.rebind.test:{port}/hooks", ["email.sent"])
+            dns.rebind({"hooks.rebind.test": "127.0.0.1"})
+            await record(app, boss.caller.team_id, "email.sent", {"id": 1})
+            async with jobs_running(app):
+
+                async def tried() -> list[dict[str, Any]] | None:
+                    items = await _status(boss, hook["id"])
+                    return items if items and items[0]["attempts"] else None
+
+                (refused,) = await wait_for(tried)
+            assert refused["status"] == "pending" and refused["last_status_code"] is None
+            assert "loopback" in refused["last_error"]
+        assert receiver.requests == []
+    finally:
+        dns.stop()

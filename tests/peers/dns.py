@@ -26,7 +26,13 @@ def dnsmasq_binary() -> str | None:
 
 
 class DnsServer:
-    def __init__(self, directory: Path, zones: Sequence[str], txt: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        zones: Sequence[str],
+        txt: Mapping[str, str],
+        hosts: Mapping[str, str] | None = None,
+    ) -> None:
         self.host = HOST
         [self.port] = free_ports(1)
         self.directory = directory
@@ -46,8 +52,20 @@ class DnsServer:
             *(f"txt-record={name},{_strings(value)}" for name, value in txt.items()),
         ]
         self.config = directory / "dnsmasq.conf"
-        self.config.write_text("\n".join(lines) + "\n")
+        self._lines = lines
+        self._write(hosts or {})
         self._process: subprocess.Popen[bytes] | None = None
+
+    def _write(self, hosts: Mapping[str, str]) -> None:
+        records = [f"host-record={name},{address}" for name, address in hosts.items()]
+        self.config.write_text("\n".join([*self._lines, *records]) + "\n")
+
+    def rebind(self, hosts: Mapping[str, str]) -> None:
+        """Answer with other addresses from now on (same port): a DNS rebinding, as an attacker
+        who controls a name's records does between two lookups."""
+        self.stop()
+        self._write(hosts)
+        self.start()
 
     @property
     def address(self) -> str:

@@ -22,6 +22,9 @@ class Receiver:
     server: ThreadingHTTPServer
     statuses: list[int] = field(default_factory=list)  # answered in turn; then `default`
     default: int = 200
+    location: str | None = None  # sent as a Location header (a redirect, with a 3xx status)
+    endless_body: bool = False  # answer with a body that never ends (until the client hangs up)
+    body_bytes_sent: int = 0
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,9 +58,24 @@ def start_receiver(tls: tuple[str, str] | None = None) -> Receiver:
                     Received({k.lower(): v for k, v in self.headers.items()}, body, status)
                 )
             self.send_response(status)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            if receiver.location:
+                self.send_header("location", receiver.location)
+            if not receiver.endless_body:
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                return
+            self.send_header("content-type", "text/plain")
+            self.end_headers()  # no length: the body runs until the connection closes
+            self.close_connection = True
+            chunk = b"x" * 65536
+            try:
+                while True:
+                    self.wfile.write(chunk)
+                    with receiver.lock:
+                        receiver.body_bytes_sent += len(chunk)
+            except OSError:  # the client stopped reading and closed: what a body limit does
+                return
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from inboxlink.storage.tables import Stamp, metadata
@@ -51,7 +53,19 @@ events = Table(
     # The JSON body `data` sealed with the installation key: it carries mail content.
     Column("data", LargeBinary, nullable=False),
     Column("created_at", Stamp, nullable=False),
+    # The feed's order, handed out only once the event is committed (events.sequence): on PostgreSQL
+    # a lower id can commit after a higher one was read, so the id cannot be the feed's cursor.
+    # NULL until then; webhook deliveries and the feed skip unpositioned events.
+    Column("position", BigInteger),
     Index("ix_events_team_id_id", "team_id", "id"),
+    Index("ix_events_team_id_position", "team_id", "position"),
+    Index("uq_events_position", "position", unique=True),
+    Index(
+        "ix_events_unpositioned",
+        "id",
+        postgresql_where=text("position IS NULL"),
+        sqlite_where=text("position IS NULL"),
+    ),
 )
 
 webhooks = Table(
@@ -83,6 +97,11 @@ webhook_deliveries = Table(
     Column("last_attempt_at", Stamp),
     Column("delivered_at", Stamp),
     Column("created_at", Stamp, nullable=False),
+    # The event's feed position, copied when the event gets it (events.sequence): the deliverer's
+    # order, read from this table's own index however long the endpoint's history is.
+    Column("position", BigInteger),
     UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_webhook_event"),
+    Index("ix_webhook_deliveries_webhook_id_status_position", "webhook_id", "status", "position"),
+    Index("ix_webhook_deliveries_event_id", "event_id"),
     Index("ix_webhook_deliveries_webhook_id_status", "webhook_id", "status", "id"),
 )

@@ -1,5 +1,5 @@
 """Settings → Webhooks (admins): the team's endpoints, their recent deliveries and failures, a
-"send test event" button, and adding/removing an endpoint (the secret is shown once, on the page
+"send test event" button, "retry" on a failed delivery, and adding/removing an endpoint (the secret is shown once, on the page
 that follows the creation)."""
 
 from __future__ import annotations
@@ -64,6 +64,17 @@ async def send_test(web: WebDep, caller: WebCaller, webhook_id: DbInt, _: Checke
     except NotFound as exc:
         raise PageNotFound() from exc
     return RedirectResponse(f"/settings/webhooks?tested={webhook_id}#webhook-{webhook_id}", status_code=303)
+
+
+@router.post("/settings/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", include_in_schema=False)
+async def retry(
+    web: WebDep, caller: WebCaller, webhook_id: DbInt, delivery_id: DbInt, _: CheckedForm
+) -> Response:
+    try:
+        await webhooks.retry_delivery(web.rt, caller, webhook_id, delivery_id)
+    except NotFound as exc:
+        raise PageNotFound() from exc
+    return RedirectResponse(f"/settings/webhooks#webhook-{webhook_id}", status_code=303)
 
 
 @router.post("/settings/webhooks/{webhook_id}/remove", include_in_schema=False)

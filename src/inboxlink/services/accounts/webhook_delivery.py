@@ -130,6 +130,29 @@ async def _record(rt: Runtime, delivery: Any, code: int | None, error: str | Non
     return delay
 
 
+async def _next(rt: Runtime, webhook_id: int) -> tuple[Any, Any]:
+    """The endpoint (None once deleted) and its next pending delivery in feed order (None if
+    none): an event without a position is not numbered yet, and whatever is numbered later comes
+    after everything numbered now (events.sequence)."""
+    async with rt.engine.connect() as conn:
+        hook = (await conn.execute(select(webhooks).where(webhooks.c.id == webhook_id))).first()
+        if hook is None:
+            return None, None
+        delivery = (
+            await conn.execute(
+                select(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.webhook_id == webhook_id,
+                    webhook_deliveries.c.status == "pending",
+                    webhook_deliveries.c.position.is_not(None),
+                )
+                .order_by(webhook_deliveries.c.position)
+                .limit(1)
+            )
+        ).first()
+    return hook, delivery
+
+
 @jobs.register(events.DELIVER)
 async def deliver(rt: Runtime, payload: dict[str, Any]) -> None:
     webhook_id = int(payload["webhook_id"])
@@ -139,24 +162,15 @@ async def deliver(rt: Runtime, payload: dict[str, Any]) -> None:
         timeout=TIMEOUT, follow_redirects=False, trust_env=False, verify=rt.ssl_context()
     )
     async with client:
+        await events.sequence_now(rt)  # what is committed gets its feed position first
         for _ in range(BATCH):
-            async with rt.engine.connect() as conn:
-                hook = (await conn.execute(select(webhooks).where(webhooks.c.id == webhook_id))).first()
-                if hook is None:
-                    return  # deleted
-                delivery = (
-                    await conn.execute(
-                        select(webhook_deliveries)
-                        .where(
-                            webhook_deliveries.c.webhook_id == webhook_id,
-                            webhook_deliveries.c.status == "pending",
-                        )
-                        .order_by(webhook_deliveries.c.id)
-                        .limit(1)
-                    )
-                ).first()
-            if delivery is None:
-                return
+            hook, delivery = await _next(rt, webhook_id)
+            if hook is not None and delivery is None:
+                # Before giving up, number what committed while this batch ran.
+                await events.sequence_now(rt)
+                hook, delivery = await _next(rt, webhook_id)
+            if hook is None or delivery is None:
+                return  # deleted, or nothing left
             due = as_utc(delivery.next_attempt_at) or now()
             wait = (due - now()).total_seconds()
             if wait > 0:

@@ -5,12 +5,17 @@ sender before every attempt (DNS rebinding), with the address rule of domain/net
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import dns.asyncresolver
+import dns.exception
+import dns.nameserver
+import dns.resolver
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,6 +50,33 @@ def _admin(caller: Caller) -> None:
         raise Forbidden("forbidden", "Only team administrators can manage webhooks.")
 
 
+async def _resolve(rt: Runtime, host: str, port: int) -> list[str]:
+    """Every address `host` stands for: the system's resolver, or INBOXLINK_DNS_SERVERS when set
+    (the same servers the sender checks ask). Raises OSError when there is none."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    if not rt.settings.dns_servers:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = [dns.nameserver.Do53Nameserver(h, p) for h, p in rt.settings.dns_servers]
+    resolver.lifetime = 5.0
+    found: list[str] = []
+    for rdtype in ("A", "AAAA"):
+        try:
+            answer = await resolver.resolve(host, rdtype)
+        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+            continue
+        except dns.exception.DNSException as exc:
+            raise OSError(f"DNS lookup failed: {exc}") from exc
+        found += [r.to_text() for r in answer]
+    if not found:
+        raise OSError(f"{host} has no address")
+    return found
+
+
 async def check_url(rt: Runtime, url: Any) -> Target:
     """https only, to public addresses only (every address the name resolves to); with
     INBOXLINK_WEBHOOK_ALLOW_PRIVATE also http and loopback/private addresses."""
@@ -61,12 +93,11 @@ async def check_url(rt: Runtime, url: Any) -> Target:
     if parts.username or parts.password:
         raise ServiceError("invalid_url", "url must not carry a user name or password.", field="url")
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        addresses = await _resolve(rt, parts.hostname, port)
+    except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
         raise ServiceError(
             "invalid_url", f"The host {parts.hostname} could not be found.", field="url"
         ) from exc
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise ServiceError("invalid_url", f"The host {parts.hostname} has no address.", field="url")
     if not allow:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.services.platform.runtime import Runtime, now
@@ -67,8 +67,14 @@ async def enqueue(
     """A job in the caller's transaction. With `key`, nothing is added while a pending job with the
     same key exists (it will do the work; handlers re-read their rows)."""
     if key is not None:
+        # On PostgreSQL that pending job could be claimed and finish before this transaction
+        # commits, never seeing what it adds: lock it until our commit (a claimer skips locked
+        # rows), and if another transaction holds it, add a job of our own rather than wait.
         existing = await conn.execute(
-            select(jobs.c.id).where(jobs.c.key == key, jobs.c.status == "pending").limit(1)
+            select(jobs.c.id)
+            .where(jobs.c.key == key, jobs.c.status == "pending")
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
         if existing.first() is not None:
             return
@@ -146,14 +152,32 @@ class JobRunner:
             .limit(1)
         )
         async with self.rt.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
                 query = query.with_for_update(skip_locked=True)
             row = (await conn.execute(query)).first()
             if row is None:
                 return None
+            guard = and_(jobs.c.id == row.id, jobs.c.status == row.status)
+            if row.key is not None:
+                # No two jobs of one key at once, even when two claimers pick two of its jobs in
+                # the same instant: they serialise on the key, and the UPDATE (a fresh snapshot
+                # after the lock; one atomic statement on SQLite) sees the other's claim.
+                if postgres:
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": row.key})
+                twin = jobs.alias("twin")
+                guard = and_(
+                    guard,
+                    ~exists().where(
+                        twin.c.key == row.key,
+                        twin.c.id != row.id,
+                        twin.c.status == "running",
+                        twin.c.claim_expires_at > stamp,
+                    ),
+                )
             claimed = await conn.execute(
                 jobs.update()
-                .where(jobs.c.id == row.id, jobs.c.status == row.status)
+                .where(guard)
                 .values(
                     status="running",
                     claimed_by=self.name,
@@ -162,12 +186,34 @@ class JobRunner:
             )
             return row if claimed.rowcount == 1 else None
 
+    async def _renew_claim(self, job_id: int) -> None:
+        """While the job runs, keep its claim from expiring (else another worker would run it
+        too: a slow webhook receiver, a long send); a claim lapses only when its worker is gone."""
+        lease = self.rt.settings.jobs_lease
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                async with self.rt.engine.begin() as conn:
+                    await conn.execute(
+                        jobs.update()
+                        .where(
+                            jobs.c.id == job_id, jobs.c.claimed_by == self.name, jobs.c.status == "running"
+                        )
+                        .values(claim_expires_at=now() + timedelta(seconds=lease))
+                    )
+            except Exception:
+                log.exception("jobs: renewing the claim of job %s failed", job_id)
+
     async def _execute(self, job: Any) -> None:
         handler = HANDLERS.get(job.kind)
+        renewer = asyncio.create_task(self._renew_claim(job.id))
         try:
-            if handler is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
-            await handler(self.rt, dict(job.payload))
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                await handler(self.rt, dict(job.payload))
+            finally:
+                renewer.cancel()
         except Retry as retry:
             await self._finish(job, "pending", delay=retry.after, error=str(retry) or None, count=False)
         except Exception as exc:

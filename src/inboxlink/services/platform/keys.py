@@ -87,8 +87,9 @@ async def check_key(rt: Runtime) -> None:
             "this host has no INBOXLINK_SECRET_KEY and no $INBOXLINK_DATA_DIR/secret.key, and the "
             f"database already belongs to an installation with a key (fingerprint {current.fingerprint[:12]}): "
             "a key of its own could not decrypt the other hosts' credentials and attachments. Set "
-            "INBOXLINK_SECRET_KEY to the key the other hosts use (the contents of their "
-            "$INBOXLINK_DATA_DIR/secret.key, or their INBOXLINK_SECRET_KEY), then start again."
+            "INBOXLINK_SECRET_KEY to the installation's key as on the first host (the key the other hosts "
+            "use: the contents of their $INBOXLINK_DATA_DIR/secret.key, or their INBOXLINK_SECRET_KEY), "
+            "then start again."
         )
     if current is not None and current.fingerprint not in mine:
         raise KeyMismatch(

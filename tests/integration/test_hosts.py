@@ -26,7 +26,9 @@ from tests.support.replies import make_reply
 from tests.support.serve import ServeProcess
 
 CLIENT = "buyer@prospect.test"
-REFUSAL = "Set INBOXLINK_SECRET_KEY to the installation's key as on the first host (the key the other hosts use"
+REFUSAL = (
+    "Set INBOXLINK_SECRET_KEY to the installation's key as on the first host (the key the other hosts use"
+)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ Printed, each with what it is compared to in the same run:
 from __future__ import annotations
 
 import argparse
-import base64
 import asyncio
+import base64
 import contextlib
 import sys
 import tempfile

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from inboxlink.services.crm.forget import forget_address
 from inboxlink.services.crm.retention import run_retention_batch
 from inboxlink.services.platform import keys
+from inboxlink.services.platform.blob_move import Moved, move_file_blobs
 from inboxlink.services.platform.blob_sweep import sweep_orphan_blobs
 from inboxlink.storage.db_blobs import CHUNK, is_db_blob
 from inboxlink.storage.privacy_tables import team_privacy
@@ -120,6 +121,12 @@ async def test_blobs_written_to_files_before_the_switch_are_still_served(app):
     [file] = (await user.get(f"/api/v1/contacts/{await _contact_id(user)}/attachments")).json()["items"]
     resp = await user.get(f"/api/v1/attachments/{file['id']}")
     assert resp.status_code == 200 and len(resp.content) == 2048
+    # `inboxlink blobs move`: into the database, the file gone, the same bytes served.
+    old_file = app.rt.blobs._path(name)
+    assert await move_file_blobs(app.rt, report=lambda _line: None) == Moved(moved=1, missing=0)
+    [moved] = await _blobs(app)
+    assert is_db_blob(moved) and not old_file.exists()
+    assert (await user.get(f"/api/v1/attachments/{file['id']}")).content == resp.content
 
 
 async def test_forget_and_retention_delete_the_chunks_and_export_holds_the_bytes(app):

@@ -205,7 +205,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         linked = await _loggable(conn, new.team_id, new.user_id, linked)
     if linked:
         await conn.execute(
-            email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
+            email_contacts.insert(),
+            [{"email_id": email_id, "contact_id": c, "created_at": stamp} for c in sorted(linked)],
         )
     await log_on_records(
         conn,

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     rotate = keys.add_parser("rotate", help="re-encrypt everything under a new key (resumable)")
     rotate.add_argument("--batch", type=int, default=200, help="rows per transaction")
     keys.add_parser("status", help="key generations and the rotation's progress")
+    blobs = sub.add_parser("blobs", help="attachment bytes").add_subparsers(dest="action", required=True)
+    blobs.add_parser("move", help="copy this host's attachment files into the database (multi-host)")
     return parser
 
 
@@ -72,7 +74,7 @@ async def _with_runtime(settings: object, action: str, args: argparse.Namespace)
         elif action == "status":
             for line in await status_lines(rt):
                 print(line)
-        elif action in ("forget", "keys"):
+        elif action in ("forget", "keys", "blobs"):
             return await privacy_command(rt, args)
     finally:
         await rt.close()

@@ -81,6 +81,9 @@ class Settings:
     metrics_token: str | None = None
     # host:port of `inboxlink worker`'s own GET /metrics listener (serve has it on INBOXLINK_HTTP); None: off.
     metrics_http: tuple[str, int] | None = None
+    # Where attachment bytes go: "database" (blob_chunks; every host reads them) or "files" (the
+    # data directory). Default: database on PostgreSQL, files on SQLite.
+    blob_store: str = "files"
 
     @property
     def attachments_dir(self) -> Path:
@@ -144,9 +147,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"{PREFIX}PUBLIC_URL must be an http(s) URL such as https://crm.example.com")
     bcc_raw = get("BCC_SMTP", "127.0.0.1:2525")
     bcc = None if bcc_raw.strip().lower() == "off" else _host_port("BCC_SMTP", bcc_raw)
+    database_url = get("DATABASE_URL", f"sqlite:///{data_dir / 'inboxlink.db'}")
     return Settings(
         data_dir=data_dir,
-        database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inboxlink.db'}"),
+        database_url=database_url,
         http_host=http_host,
         http_port=http_port,
         bcc_smtp=bcc,
@@ -176,6 +180,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         lease_ttl=_positive("LEASE_TTL", number("LEASE_TTL", "30")),
         metrics_token=get("METRICS_TOKEN", "").strip() or None,
         metrics_http=_host_port("METRICS_HTTP", raw) if (raw := get("METRICS_HTTP", "").strip()) else None,
+        blob_store=_choice(
+            "BLOB_STORE",
+            get("BLOB_STORE", "files" if database_url.startswith("sqlite") else "database"),
+            ("database", "files"),
+        ),
     )
 
 

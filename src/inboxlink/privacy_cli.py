@@ -1,4 +1,4 @@
-"""`inboxlink forget EMAIL` and `inboxlink keys rotate|status` (called from cli.py)."""
+"""`inboxlink forget EMAIL`, `inboxlink keys rotate|status` and `inboxlink blobs move` (called from cli.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import select
 from inboxlink.services.crm.forget import forget_address
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.platform import keys
+from inboxlink.services.platform.blob_move import move_file_blobs
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.services.validation import normalise_address
 from inboxlink.storage.tables import teams
@@ -26,6 +27,12 @@ async def _team(rt: Runtime, name: str) -> int:
 
 async def privacy_command(rt: Runtime, args: argparse.Namespace) -> int:
     await keys.check_key(rt)
+    if args.command == "blobs":
+        copied = await move_file_blobs(rt, report=lambda line: print(line, file=sys.stderr))
+        print(
+            f"moved {copied.moved:,} attachment blob(s) into the database; {copied.missing:,} not on this host's disk"
+        )
+        return 0
     if args.command == "forget":
         address = normalise_address(args.email, field="email")
         done = await forget_address(rt, await _team(rt, args.team), address, f"cli:{getpass.getuser()}")

@@ -7,6 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 
 from inboxlink.api.deps import CallerDep, JsonRoute, RuntimeDep
 from inboxlink.api.schemas import bodies, views
@@ -120,13 +121,14 @@ async def contact_attachments(
     },
 )
 async def attachment(rt: RuntimeDep, caller: CallerDep, attachment_id: DbInt) -> Response:
-    filename, content_type, data = await records.attachment_bytes(rt, caller, attachment_id)
-    return Response(
-        data,
-        media_type=content_type,
+    found = await records.attachment_download(rt, caller, attachment_id)
+    return StreamingResponse(
+        found.body,
+        media_type=found.content_type,
         headers={
+            "Content-Length": str(found.size),
             # Always a download, never rendered in our origin: an attachment may be hostile HTML.
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
             "X-Content-Type-Options": "nosniff",
         },
     )

@@ -42,12 +42,16 @@ class SecretBox:
         self.key_file = key_file
         self._lock = threading.Lock()
         self._checked = time.monotonic()
+        # True when this process generated the key file just now (no key configured, none on disk):
+        # keys.check_key then removes it again if the installation already has a key of its own.
+        self.generated = False
 
     @classmethod
     def load(cls, configured: str | None, data_dir: Path) -> SecretBox:
         if configured:
             return cls(configured.split(","))
         key_file = data_dir / "secret.key"
+        generated = False
         if not key_file.exists():
             # 0700: the data dir holds the key, the database and the attachment blobs.
             data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -59,7 +63,10 @@ class SecretBox:
             else:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(Fernet.generate_key())
-        return cls(key_file.read_text().strip().split(","), key_file)
+                generated = True
+        box = cls(key_file.read_text().strip().split(","), key_file)
+        box.generated = generated
+        return box
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -28,4 +28,6 @@ blob_chunks = Table(
     Column("seq", Integer, primary_key=True),
     # One encrypted chunk (SecretBox token) of at most CHUNK plaintext bytes.
     Column("data", LargeBinary, nullable=False),
+    # When the chunk was written (migration 0015): the orphan sweep leaves young blobs alone.
+    Column("created_at", Stamp),
 )

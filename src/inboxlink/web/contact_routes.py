@@ -7,7 +7,7 @@ from urllib.parse import quote, urlencode
 
 from annotated_types import Interval
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
@@ -222,16 +222,18 @@ async def contact_timeline(
 @router.get("/attachments/{attachment_id}", include_in_schema=False)
 async def download(web: WebDep, caller: WebCaller, attachment_id: DbInt) -> Response:
     try:
-        filename, content_type, data = await records.attachment_bytes(web.rt, caller, attachment_id)
+        found = await records.attachment_download(web.rt, caller, attachment_id)
     except NotFound as exc:
         raise PageNotFound() from exc
     except ServiceError as exc:
         return Response(exc.message, status_code=410, media_type="text/plain; charset=utf-8")
+    filename = found.filename
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
-    return Response(
-        data,
-        media_type=content_type,
+    return StreamingResponse(
+        found.body,
+        media_type=found.content_type,
         headers={
+            "Content-Length": str(found.size),
             # Always a download, never rendered in our origin: an attachment may be hostile HTML.
             "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
             "X-Content-Type-Options": "nosniff",

@@ -5,7 +5,6 @@ through the foreign keys of the schema, so a table added later that points at em
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from sqlalchemy import Table, delete, exists, select, update
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import checkpoint_wal
+from inboxlink.storage.db_blobs import delete_blobs
 from inboxlink.storage.platform_tables import events, webhook_deliveries
 from inboxlink.storage.tables import attachments, emails, metadata, threads
 
@@ -62,6 +62,8 @@ async def delete_emails(conn: AsyncConnection, email_ids: Sequence[int]) -> list
         thread_ids.update(r.thread_id for r in rows)
     await delete_events(conn, ids)
     await clear_references(conn, emails, ids)
+    # Bytes kept in the database go in this transaction, with the rows (files: `unlink_blobs`).
+    await delete_blobs(conn, blobs)
     for start in range(0, len(ids), BATCH):
         await conn.execute(delete(emails).where(emails.c.id.in_(ids[start : start + BATCH])))
     empty = [
@@ -87,15 +89,9 @@ async def delete_events(conn: AsyncConnection, email_ids: Sequence[int]) -> None
 
 
 async def unlink_blobs(rt: Runtime, names: Sequence[str]) -> None:
-    """After the commit: a crash before this leaves files referenced by nothing, which the orphan
-    sweep removes; the reverse order could leave rows without bytes."""
-
-    def work() -> None:
-        for name in names:
-            rt.blobs.delete(name)
-
-    if names:
-        await asyncio.to_thread(work)
+    """After the commit, the file blobs: a crash before this leaves files referenced by nothing,
+    which the orphan sweep removes; the reverse order could leave rows without bytes."""
+    await rt.attachment_store.unlink_files(names)
 
 
 async def scrub(rt: Runtime) -> None:

@@ -5,7 +5,6 @@ piece, so memory stays at one batch of emails or one attachment, whatever the nu
 
 from __future__ import annotations
 
-import asyncio
 import json
 import zipfile
 from collections.abc import AsyncIterator
@@ -104,10 +103,12 @@ async def _stream(rt: Runtime, team_id: int, contact: Any) -> AsyncIterator[byte
         out.write(b"]}")
     yield sink.take()
     for f in files:
-        data = await asyncio.to_thread(rt.blobs.get, f.blob)
         name = f"attachments/{f.email_id}/{f.id}-{safe_filename(f.filename) or 'attachment'}"
         with archive.open(name, "w", force_zip64=True) as out:
-            out.write(data)
+            # A chunk at a time (database blobs): the archive never holds a whole attachment either.
+            async for piece in rt.attachment_store.chunks(f.blob):
+                out.write(piece)
+                yield sink.take()
         yield sink.take()
     archive.close()
     yield sink.take()

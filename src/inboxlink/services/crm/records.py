@@ -3,9 +3,9 @@ attachment's bytes. Every query is scoped to the caller's team."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,11 +92,14 @@ async def contact_emails(
 ) -> Page:
     """The contact's emails, newest first, `limit` at a time; `before` continues after a page."""
     await get_contact_row(rt, caller, contact_id)
+    # From ix_email_contacts_timeline (contact_id, created_at, email_id): a page reads `limit` index
+    # entries whatever the contact's number of emails (sorting all 10,000 took ~40 ms on SQLite).
+    stamp_col, id_col = email_contacts.c.created_at, email_contacts.c.email_id
     query = (
-        select(emails.c.id, emails.c.created_at)
-        .join(email_contacts, email_contacts.c.email_id == emails.c.id)
+        select(id_col.label("id"), stamp_col.label("created_at"))
+        .join(emails, email_contacts.c.email_id == emails.c.id)
         .where(email_contacts.c.contact_id == contact_id, emails.c.team_id == caller.team_id)
-        .order_by(emails.c.created_at.desc(), emails.c.id.desc())
+        .order_by(stamp_col.desc(), id_col.desc())
         .limit(limit + 1)
     )
     if before is not None:
@@ -107,9 +110,7 @@ async def contact_emails(
             raise ServiceError(
                 "invalid_cursor", "before must be a next_cursor value from an earlier page.", field="before"
             ) from exc
-        query = query.where(
-            or_(emails.c.created_at < when, and_(emails.c.created_at == when, emails.c.id < last_id))
-        )
+        query = query.where(or_(stamp_col < when, and_(stamp_col == when, id_col < last_id)))
     async with rt.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
         items = await email_views(rt, conn, caller.team_id, [r.id for r in rows[:limit]])
@@ -165,7 +166,23 @@ async def linked_attachments(
     return Page(items, _cursor(rows[limit - 1].id) if len(rows) > limit else None)
 
 
-async def attachment_bytes(rt: Runtime, caller: Caller, attachment_id: int) -> tuple[str, str, bytes]:
+@dataclass(frozen=True)
+class AttachmentDownload:
+    filename: str
+    content_type: str
+    size: int
+    body: AsyncIterator[bytes]  # the plaintext, a chunk at a time (never the whole attachment)
+
+
+async def _rest(first: bytes, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for piece in pieces:
+        yield piece
+
+
+async def attachment_download(rt: Runtime, caller: Caller, attachment_id: int) -> AttachmentDownload:
+    """The attachment's bytes as a stream. The first chunk is read here, so a missing blob or a
+    key that does not decrypt is an error before any response has started."""
     async with rt.engine.connect() as conn:
         row = (
             await conn.execute(
@@ -180,7 +197,17 @@ async def attachment_bytes(rt: Runtime, caller: Caller, attachment_id: int) -> t
         raise ServiceError(
             "attachment_unavailable", "This attachment was larger than the configured limit and was not kept."
         )
+    pieces = rt.attachment_store.chunks(row.blob)
+    try:
+        first = await anext(pieces)
+    except (FileNotFoundError, StopAsyncIteration):
+        # Written to the data directory of another host (the file store) or lost: say so.
+        raise ServiceError(
+            "attachment_unavailable",
+            "This attachment's bytes are not stored where this server can read them.",
+        ) from None
     # Rows stored before types were checked on parse may hold anything (`text/ht\x0bml` made the
     # HTTP server drop the connection): what goes into the Content-Type header is checked here too.
-    data = await asyncio.to_thread(rt.blobs.get, row.blob)  # decrypting 25 MB is not for the loop
-    return row.filename, media_type_or_default(row.content_type), data
+    return AttachmentDownload(
+        row.filename, media_type_or_default(row.content_type), row.size, _rest(first, pieces)
+    )

@@ -118,21 +118,21 @@ async def existing_email_id(conn: AsyncConnection, team_id: int, dedupe_key: str
     return None if found is None else int(found)
 
 
-async def prepare_email(rt: Runtime, new: NewEmail) -> Prepared:
+async def prepare_email(rt: Runtime, new: NewEmail, conn: AsyncConnection | None = None) -> Prepared:
     """Seal the bodies and write the attachment blobs, in a thread. Call it before the transaction
     writes anything: on SQLite the first write takes the database's one write lock, and encrypting
     and writing files under it made other inboxes' monitors fail with "database is locked"."""
     if new.prepared is None:
-        new.prepared = await asyncio.to_thread(_prepare, rt, new)
+        text, html = await asyncio.to_thread(_seal_bodies, rt, new)
+        blobs = [
+            await rt.attachment_store.put(item.data, conn) if item.data else None for item in new.attachments
+        ]
+        new.prepared = Prepared(text=text, html=html, blobs=tuple(blobs))
     return new.prepared
 
 
-def _prepare(rt: Runtime, new: NewEmail) -> Prepared:
-    return Prepared(
-        text=seal(rt, new.text),
-        html=seal(rt, new.html) if new.html is not None else None,
-        blobs=tuple(rt.blobs.put(item.data) if item.data else None for item in new.attachments),
-    )
+def _seal_bodies(rt: Runtime, new: NewEmail) -> tuple[str, str | None]:
+    return seal(rt, new.text), seal(rt, new.html) if new.html is not None else None
 
 
 def _capped_contacts(new: NewEmail) -> tuple[list[Address], list[str]]:
@@ -156,7 +156,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
     written first (`prepare_email`); a rolled-back transaction leaves unreferenced blobs, never a
     row without bytes. The transaction's size is bounded: one email, at most 50 contacts
     (`MAX_CONTACTS_PER_MESSAGE`) and the attachments `mime.parse` kept (at most 100)."""
-    prepared = await prepare_email(rt, new)
+    # Not prepared before the transaction: database blobs join it (see DbBlobs.put).
+    prepared = await prepare_email(rt, new, conn)
     people, notes = _capped_contacts(new)
     rules = await rules_for(conn, new.team_id, new.user_id)
     # A listed address or domain gets no contact and no email on its record (never-log lists).
@@ -204,7 +205,8 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         linked = await _loggable(conn, new.team_id, new.user_id, linked)
     if linked:
         await conn.execute(
-            email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(linked)]
+            email_contacts.insert(),
+            [{"email_id": email_id, "contact_id": c, "created_at": stamp} for c in sorted(linked)],
         )
     await log_on_records(
         conn,

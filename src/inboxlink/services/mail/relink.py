@@ -66,7 +66,11 @@ async def relink_email(rt: Runtime, caller: Caller, email_id: int, body: dict[st
         await conn.execute(delete(email_contacts).where(email_contacts.c.email_id == email_id))
         if after:
             await conn.execute(
-                email_contacts.insert(), [{"email_id": email_id, "contact_id": c} for c in sorted(after)]
+                email_contacts.insert(),
+                [
+                    {"email_id": email_id, "contact_id": c, "created_at": row.created_at}
+                    for c in sorted(after)
+                ],
             )
         await conn.execute(emails.update().where(emails.c.id == email_id).values(thread_id=thread_id))
         await add_links(conn, email_id, company_ids, deal_ids)

@@ -1,4 +1,4 @@
-"""Orphaned blobs: files in the attachments directory that no row references — written before a
+"""Orphaned blobs: database blobs (`blob_chunks`) and files in the attachments directory that no row references — written before a
 transaction that then rolled back, or left by a crash between a delete's commit and its unlink.
 Swept once they are older than an hour (younger ones may belong to a transaction still open)."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -39,9 +40,10 @@ def _unlink(paths: list[Path]) -> None:
 
 
 async def sweep_orphan_blobs(rt: Runtime, *, min_age: float = MIN_AGE) -> int:
-    """Unlink unreferenced blob files (and stale temporary files) older than `min_age` seconds."""
+    """Delete unreferenced database blobs and unlink unreferenced blob files (and stale temporary
+    files) older than `min_age` seconds. Returns how many went."""
+    removed = await rt.attachment_store.database.sweep_orphans(datetime.now(UTC) - timedelta(seconds=min_age))
     files = await asyncio.to_thread(_old_files, rt.blobs.root, time.time() - min_age)
-    removed = 0
     for start in range(0, len(files), BATCH):
         chunk = files[start : start + BATCH]
         names = [p.name for p in chunk if p.name.isalnum()]

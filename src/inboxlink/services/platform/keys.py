@@ -17,6 +17,7 @@ from sqlalchemy import Column, Table, func, select
 from sqlalchemy.exc import IntegrityError
 
 from inboxlink.services.platform.runtime import Runtime, now
+from inboxlink.storage.db_blobs import is_db_blob
 from inboxlink.storage.platform_tables import events, webhooks
 from inboxlink.storage.privacy_tables import key_fingerprints, key_rotation
 from inboxlink.storage.tables import attachments, emails, inboxes, oauth_grants, oauth_states, outbox
@@ -77,6 +78,19 @@ async def check_key(rt: Runtime) -> None:
             return
         except IntegrityError:
             current = await _current(rt)  # another process recorded its key first
+    if current is not None and current.fingerprint not in mine and rt.box.generated:
+        # No INBOXLINK_SECRET_KEY and no key file: this host made a key of its own just now, but the
+        # installation has one. The new key file goes again (it would only be in the way).
+        if rt.box.key_file is not None:
+            rt.box.key_file.unlink(missing_ok=True)
+        raise KeyMismatch(
+            "this host has no INBOXLINK_SECRET_KEY and no $INBOXLINK_DATA_DIR/secret.key, and the "
+            f"database already belongs to an installation with a key (fingerprint {current.fingerprint[:12]}): "
+            "a key of its own could not decrypt the other hosts' credentials and attachments. Set "
+            "INBOXLINK_SECRET_KEY to the installation's key as on the first host (the key the other hosts "
+            "use: the contents of their $INBOXLINK_DATA_DIR/secret.key, or their INBOXLINK_SECRET_KEY), "
+            "then start again."
+        )
     if current is not None and current.fingerprint not in mine:
         raise KeyMismatch(
             f"this process's secret key (fingerprint {mine[0][:12]}) is not the installation's key "
@@ -157,9 +171,9 @@ def _rotate_rows(rt: Runtime, target: Target, found: Sequence[Any]) -> list[tupl
     return [(r[0], r[1], _rotated(rt, target, r[1])) for r in found]
 
 
-def _rotate_blob_rows(rt: Runtime, found: Sequence[Any]) -> None:
-    for r in found:
-        _rotate_blob(rt, r.blob)
+def _rotate_file_blobs(rt: Runtime, names: Sequence[str]) -> None:
+    for name in names:
+        _rotate_blob(rt, name)
 
 
 async def _rotate_target(rt: Runtime, target: Target, batch: int, report: Callable[[str], None]) -> None:
@@ -218,11 +232,14 @@ async def _rotate_blobs(rt: Runtime, batch: int, report: Callable[[str], None]) 
             ).all()
         if not found:
             break
-        await asyncio.to_thread(_rotate_blob_rows, rt, found)
+        await asyncio.to_thread(_rotate_file_blobs, rt, [r.blob for r in found if not is_db_blob(r.blob)])
+        for r in found:
+            if is_db_blob(r.blob):
+                await rt.attachment_store.database.rotate(r.blob)
         last, rows = int(found[-1].id), rows + len(found)
         async with rt.engine.begin() as conn:
             await _save(conn, BLOBS, last, rows, False)
-        report(f"{BLOBS}: {rows:,} files")
+        report(f"{BLOBS}: {rows:,} blobs")
     async with rt.engine.begin() as conn:
         await _save(conn, BLOBS, last, rows, True)
 

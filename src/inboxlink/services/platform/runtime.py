@@ -16,8 +16,10 @@ from inboxlink.config import Settings
 from inboxlink.domain.attempts import SlidingWindow
 from inboxlink.services.platform.parse_pool import ParsePool
 from inboxlink.services.platform.trust import TrustStore
+from inboxlink.storage.attachment_store import AttachmentStore
 from inboxlink.storage.blobs import BlobStore
 from inboxlink.storage.db import create_engine
+from inboxlink.storage.db_blobs import DbBlobs
 from inboxlink.storage.secretbox import SecretBox
 
 
@@ -78,6 +80,8 @@ class Runtime:
     engine: AsyncEngine
     box: SecretBox
     blobs: BlobStore
+    # Attachment bytes, in the database or in `blobs` (settings.blob_store): use this one.
+    attachment_store: AttachmentStore
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     inboxes_changed: asyncio.Event = field(default_factory=asyncio.Event)
     # Something was queued for the job runner (services.platform.jobs); it also polls.
@@ -103,11 +107,16 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         box = SecretBox.load(settings.secret_key, settings.data_dir)
+        engine = create_engine(settings.database_url)
+        files = BlobStore(settings.attachments_dir, box)
         return cls(
             settings=settings,
-            engine=create_engine(settings.database_url),
+            engine=engine,
             box=box,
-            blobs=BlobStore(settings.attachments_dir, box),
+            blobs=files,
+            attachment_store=AttachmentStore(
+                files, DbBlobs(engine, box), in_database=settings.blob_store == "database"
+            ),
         )
 
     def ssl_context(self) -> ssl.SSLContext:

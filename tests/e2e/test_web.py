@@ -276,9 +276,12 @@ def test_send_from_the_record_reply_appears_live_and_hostile_html_is_inert(
     frame = page.locator(".email.is-in iframe.email-frame")
     expect(frame).to_have_count(1, timeout=20_000)
     sandbox = frame.get_attribute("sandbox") or ""
-    assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
+    # allow-same-origin (issue 14: the page reads the frame's height) but never with allow-scripts,
+    # and the frame's own CSP forbids every script as well.
+    assert "allow-scripts" not in sandbox and "allow-forms" not in sandbox
     assert frame.get_attribute("sandbox") is not None
     srcdoc = frame.get_attribute("srcdoc") or ""
+    assert "default-src &#39;none&#39;" in srcdoc or "default-src 'none'" in srcdoc
     assert "<script" not in srcdoc and "onerror" not in srcdoc and "javascript:" not in srcdoc
     expect(page.frame_locator(".email.is-in iframe.email-frame").locator("body")).to_contain_text(
         "signed order form"

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.crm import contacts, records
+from inboxlink.services.crm import contacts, records, unread
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.validation import MAX_DB_INT, MIN_DB_INT, DbInt
 from inboxlink.web import format as fmt
@@ -139,6 +139,9 @@ async def timeline_context(
         "files": files.items,
         "more_files": files.next_cursor is not None,
         "contact_id": contact_id,
+        # Unread replies stand out; the full page marks them read (contact_record), a live
+        # fragment leaves that to the reader scrolling them into view (replies.js).
+        "unread_ids": await unread.unread_among(web.rt, caller, [int(str(e["id"])) for e in page.items]),
     }
 
 
@@ -192,6 +195,8 @@ async def contact_record(
             subject=replying["subject"],
             in_reply_to_email_id=str(replying["id"]),
         )
+    timeline = await timeline_context(web, caller, contact_id, before)
+    await unread.mark_read(web.rt, caller, timeline["unread_ids"])  # seen on the record
     return await web.pages.render(
         request,
         "contact.html",
@@ -203,7 +208,7 @@ async def contact_record(
             "compose_open": compose or replying is not None,
             "replying": replying,
             "just_sent": just_sent,
-            **await timeline_context(web, caller, contact_id, before),
+            **timeline,
         },
         caller=caller,
     )

@@ -48,6 +48,7 @@
       });
     });
     if (focusedId && document.activeElement === body) document.getElementById(focusedId)?.focus();
+    document.dispatchEvent(new CustomEvent("inboxlink:swapped", { detail: { url } })); // replies.js
   }
 
   function enhance(root) {
@@ -203,6 +204,7 @@
         composer.reset();
         setReply(null);
         showStatus(data.email);
+        statusBox?.focus(); // not the body: the keyboard stays where the outcome is told
         if (data.email.state === "queued") watch(data.email.id);
         if (contactId) swap(timelineUrl());
       } else {
@@ -227,10 +229,14 @@
     });
     events.addEventListener("email", (ev) => {
       const data = JSON.parse(ev.data);
+      document.dispatchEvent(new CustomEvent("inboxlink:email", { detail: data })); // replies.js
       if (contactId) later("timeline", () => swap(timelineUrl()));
       if (watching && String(data.email_id) === watching) refreshStatus();
     });
-    events.addEventListener("inbox", () => later("inbox", refreshInboxes, 100));
+    events.addEventListener("inbox", () => {
+      later("inbox", refreshInboxes, 100);
+      document.dispatchEvent(new CustomEvent("inboxlink:inbox"));
+    });
   }
 
   function refreshInboxes() {

@@ -17,11 +17,12 @@ import pytest
 from playwright.sync_api import expect
 
 from inboxlink.services.accounts import inboxes
+from inboxlink.services.accounts.users import create_user
 from inboxlink.services.crm import contacts, records
 from inboxlink.services.mail import compose
 from tests.e2e.browser import Tab, screenshot
 from tests.e2e.helpers import CLIENT, connect_via_service, new_login, sign_in, wait_until
-from tests.e2e.live_server import LiveServer
+from tests.e2e.live_server import PASSWORD, LiveServer
 from tests.support.replies import make_reply
 
 pytestmark = pytest.mark.browser
@@ -306,3 +307,112 @@ def test_a_new_reply_is_not_missed_and_read_once_seen(
     assert missing == [], missing
     assert tab.dialogs == []
     assert contact["id"]
+
+
+def test_manage_contacts_edit_sort_by_reply_and_merge_keeps_every_email(
+    browser: Any, tab: Tab, live: LiveServer, mail_server: Any, provider_smtp: Any, mail_user: Any
+) -> None:
+    assert live.app is not None
+    app = live.app
+    login = new_login("milo")
+    caller, inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
+    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    tag = secrets.token_hex(3)
+    main_address, dup_address = f"pat-{tag}@prospect.test", f"pat.work-{tag}@prospect.test"
+    keep = live.call(contacts.create_contact(app.rt, caller, {"email": main_address, "name": "Pat Main"}))
+    dup = live.call(contacts.create_contact(app.rt, caller, {"email": dup_address, "name": ""}))
+    sent = [
+        live.call(
+            compose.send_email(
+                app.rt,
+                caller,
+                {"inbox_id": inbox["id"], "to": [{"email": to}], "subject": subject, "text": "Hello"},
+            )
+        )
+        for to, subject in [(main_address, "Intro"), (dup_address, "Pricing")]
+    ]
+    for email in sent:
+        wait_until(lambda e=email: live.call(records.get_email(app.rt, caller, e["id"]))["message_id"])
+    pricing_id = live.call(records.get_email(app.rt, caller, sent[1]["id"]))["message_id"]
+    _, raw = make_reply(
+        sender=f"Pat <{dup_address}>",
+        to=mail_user.email,
+        subject="Re: Pricing",
+        text="Numbers attached.",
+        in_reply_to=pricing_id,
+        references=[pricing_id],
+        attachments=[("numbers.csv", "text/csv", b"a,b\n1,2\n")],
+    )
+    mail_server.deliver(mail_user.email, raw)
+    wait_until(lambda: len(live.call(records.contact_emails(app.rt, caller, dup["id"])).items) == 2)
+
+    page = tab.page
+    sign_in(tab, login)
+    # Sorted by reply: the contact who replied comes first, marked, with its last activity.
+    page.goto(f"/contacts?q={tag}")
+    page.get_by_role("navigation", name="Sort contacts").get_by_role("link", name="Replied").click()
+    rows = page.locator(".contacts-table tbody tr")
+    expect(rows.first).to_contain_text(dup_address)
+    expect(rows.first.locator("[data-replied]")).to_contain_text("Replied")
+    expect(rows.nth(1).locator("[data-replied]")).to_have_count(0)
+    expect(rows.nth(1).locator("[data-last-activity] time")).to_have_count(1)
+    assert serious_axe(page) == []
+
+    # Edit: the profile fields, shown on the record.
+    page.goto(f"/contacts/{keep['id']}")
+    page.get_by_role("link", name="Edit contact").click()
+    page.get_by_label("First name").fill("Pat")
+    page.get_by_label("Last name").fill("Main")
+    page.get_by_label("Phone").fill("+48 600 100 200")
+    page.get_by_label("Job title").fill("Head of Purchasing")
+    page.get_by_label("Owner").select_option(label="Sam Seller")
+    page.get_by_label("Lifecycle stage").select_option("customer")
+    assert serious_axe(page) == []
+    page.get_by_role("button", name="Save").click()
+    facts = page.locator("[data-contact-profile]")
+    for shown in ("Head of Purchasing", "+48 600 100 200", "Sam Seller", "Customer"):
+        expect(facts).to_contain_text(shown)
+
+    # Merge the duplicate (at 375 px): every email and the attachment are on the kept contact.
+    page.set_viewport_size(PHONE)
+    page.get_by_role("link", name="Merge a duplicate").click()
+    page.get_by_role("button", name=re.compile("^Merge into")).click()
+    expect(page.locator("#error-summary")).to_be_focused()  # nothing picked: said first
+    page.get_by_label("Duplicate contact").select_option(label=f"{dup_address} — {dup_address}")
+    assert serious_axe(page) == []
+    page.get_by_role("button", name=re.compile("^Merge into")).click()
+    expect(page.locator("[data-merged]")).to_contain_text("2 emails moved")
+    expect(page.locator(".email")).to_have_count(3)
+    for subject in ("Intro", "Pricing", "Re: Pricing"):
+        expect(page.locator("#timeline")).to_contain_text(subject)
+    expect(page.locator("#attachments")).to_contain_text("numbers.csv")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    kept = live.call(records.contact_emails(app.rt, caller, keep["id"])).items
+    assert sorted(e["subject"] for e in kept) == ["Intro", "Pricing", "Re: Pricing"]
+    assert page.request.get(f"/contacts/{dup['id']}").status == 404
+
+    # Another team sees none of it: the 404 page for the profile, merge and delete forms.
+    outsider = new_login("eve")
+    live.call(create_user(app.rt, outsider, PASSWORD, name="Eve", team=f"other-{tag}"))
+    other_context = browser.new_context(base_url=live.base_url)
+    try:
+        other = other_context.new_page()
+        sign_in(Tab(other), outsider)
+        expect(other.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()
+        for path in ("profile", "merge", "delete"):
+            assert other.request.get(f"/contacts/{keep['id']}/{path}").status == 404
+    finally:
+        other_context.close()
+
+    # Deleting: the emails stay on the company's record (a contact whose emails are on no other
+    # record is refused instead: tests/integration/test_contact_manage.py).
+    company_id = live.call(contacts.get_contact(app.rt, caller, keep["id"]))["company_id"]
+    assert company_id is not None
+    page.goto(f"/contacts/{keep['id']}/delete")
+    assert serious_axe(page) == []
+    page.get_by_role("button", name="Delete contact").click()
+    expect(page).to_have_url(re.compile(r"/contacts\?deleted=1$"))
+    assert page.request.get(f"/contacts/{keep['id']}").status == 404
+    page.goto(f"/companies/{company_id}")
+    for subject in ("Intro", "Pricing", "Re: Pricing"):
+        expect(page.locator("main")).to_contain_text(subject)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from inboxlink import __version__, web
 from inboxlink.api import errors
 from inboxlink.api.company_routes import router as company_router
+from inboxlink.api.contact_edit_routes import router as contact_edit_router
 from inboxlink.api.csv_routes import router as csv_router
 from inboxlink.api.deal_routes import router as deal_router
 from inboxlink.api.limits import BodyLimit
@@ -34,6 +35,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(webhook_router)
     app.include_router(privacy_router)
     app.include_router(reply_router)
+    app.include_router(contact_edit_router)
     app.include_router(metrics_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.

@@ -19,6 +19,7 @@ from inboxlink.web import (
     auth_routes,
     company_routes,
     compose_routes,
+    contact_manage_routes,
     contact_routes,
     deal_routes,
     events,
@@ -58,6 +59,7 @@ def install(app: FastAPI) -> None:
         webhook_routes,
         reply_routes,
         asset_routes,
+        contact_manage_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

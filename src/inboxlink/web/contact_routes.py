@@ -12,8 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm import contacts, records, unread
+from inboxlink.services.crm.contact_activity import SORTS
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.validation import MAX_DB_INT, MIN_DB_INT, DbInt
+from inboxlink.web import contact_manage_routes
 from inboxlink.web import format as fmt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
@@ -28,9 +30,9 @@ PageNumber = Annotated[int, Interval(ge=MIN_DB_INT, le=MAX_DB_INT // PAGE_SIZE)]
 
 @router.get("/contacts", include_in_schema=False)
 async def contact_list(
-    request: Request, web: WebDep, caller: WebCaller, q: str = "", page: PageNumber = 1
+    request: Request, web: WebDep, caller: WebCaller, q: str = "", page: PageNumber = 1, sort: str = "name"
 ) -> Response:
-    return await _list_page(request, web, caller, q=q, page=page)
+    return await _list_page(request, web, caller, q=q, page=page, sort=sort)
 
 
 async def _list_page(
@@ -43,16 +45,20 @@ async def _list_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     existing: dict[str, object] | None = None,
+    sort: str = "name",
 ) -> Response:
     q = q.strip()[:200]
     page = max(1, page)
+    sort = sort if sort in SORTS else "name"  # a hand-edited link sorts by name rather than failing
     items, total = await contacts.list_contacts(
-        web.rt, caller, query=q or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        web.rt, caller, query=q or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, sort=sort
     )
     pages = max(1, -(-total // PAGE_SIZE))
 
-    def link(n: int) -> str:
-        return "/contacts?" + urlencode({"q": q, "page": n} if q else {"page": n})
+    def link(n: int, by: str = sort) -> str:
+        return "/contacts?" + urlencode(
+            {**({"q": q} if q else {}), "page": n, **({"sort": by} if by != "name" else {})}
+        )
 
     return await web.pages.render(
         request,
@@ -69,6 +75,8 @@ async def _list_page(
             "form": form or {},
             "errors": errors or {},
             "existing": existing,
+            "sort": sort,
+            "sort_links": {by: link(1, by) for by in SORTS},
         },
         caller=caller,
         status=422 if errors else 200,
@@ -177,6 +185,8 @@ async def contact_record(
     reply: DbInt | None = None,
     compose: bool = False,
     before: str | None = None,
+    merged: Annotated[int, Interval(ge=0, le=MAX_DB_INT)] | None = None,
+    saved: bool = False,
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
     just_sent = None
@@ -209,6 +219,10 @@ async def contact_record(
             "replying": replying,
             "just_sent": just_sent,
             **timeline,
+            # Issue 14: the profile in the Details card, and what a merge or a save just did.
+            "profile": await contact_manage_routes.profile_facts(web, caller, contact_id),
+            "merged_count": merged,
+            "profile_saved": saved,
         },
         caller=caller,
     )

@@ -115,6 +115,9 @@ class Contact(View):
     company: str = Field(description="the company's name (or the free text typed before companies existed)")
     company_id: int | None = Field(default=None, description="the company the contact belongs to")
     created_at: Timestamp | None
+    # In lists (issue 14): when an email was last logged on the contact, and their last reply.
+    last_activity_at: Timestamp | None = None
+    last_reply_at: Timestamp | None = None
 
 
 class Notification(View):

@@ -1,4 +1,5 @@
-"""Unread replies: email_reads (who has seen which logged inbound email)
+"""Unread replies and contact profiles: email_reads (who has seen which logged inbound email),
+contact_profiles (first/last name, job title, owner, lifecycle stage)
 
 Revision ID: 0020
 Revises: 0014
@@ -31,8 +32,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "email_id", name="pk_email_reads"),
     )
     op.create_index("ix_email_reads_email", "email_reads", ["email_id"])
+    op.create_table(
+        "contact_profiles",
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("first_name", sa.String(100), nullable=False, server_default=""),
+        sa.Column("last_name", sa.String(100), nullable=False, server_default=""),
+        sa.Column("job_title", sa.String(200), nullable=False, server_default=""),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("lifecycle_stage", sa.String(40), nullable=False, server_default=""),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name="fk_contact_profiles_contact_id_contacts",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name="fk_contact_profiles_owner_id_users", ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("contact_id", name="pk_contact_profiles"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("contact_profiles")
     op.drop_index("ix_email_reads_email", table_name="email_reads")
     op.drop_table("email_reads")

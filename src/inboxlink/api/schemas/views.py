@@ -115,9 +115,6 @@ class Contact(View):
     company: str = Field(description="the company's name (or the free text typed before companies existed)")
     company_id: int | None = Field(default=None, description="the company the contact belongs to")
     created_at: Timestamp | None
-    # In lists (issue 14): when an email was last logged on the contact, and their last reply.
-    last_activity_at: Timestamp | None = None
-    last_reply_at: Timestamp | None = None
 
 
 class Notification(View):
@@ -146,8 +143,14 @@ class InboxList(Items):
     items: list[Inbox]
 
 
+class ContactListItem(Contact):
+    # In lists (issue 14): when an email was last logged on the contact, and their last reply.
+    last_activity_at: Timestamp | None = None
+    last_reply_at: Timestamp | None = None
+
+
 class ContactList(Items):
-    items: list[Contact]
+    items: list[ContactListItem | Contact]
     total: int
 
 

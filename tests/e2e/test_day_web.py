@@ -297,6 +297,14 @@ def test_a_new_reply_is_not_missed_and_read_once_seen(
     expect(cue).to_contain_text("New reply from Chris Client")
     cue.get_by_role("button", name="Show it").click()
     expect(page.locator("[data-unread-badge]")).to_be_hidden(timeout=10_000)  # seen: read
+    # The conversation shows its newest email; the two earlier ones fold behind a count, open on click.
+    thread = page.locator(".thread", has=page.locator("iframe.email-frame"))
+    fold = thread.locator("details.thread-earlier")
+    expect(fold.locator(":scope > summary")).to_have_text("2 earlier emails")
+    expect(fold.locator(".email").first).to_be_hidden()
+    fold.locator(":scope > summary").click()
+    expect(fold.locator(".email.is-in")).to_be_visible()
+    expect(fold.locator(".email.is-in")).to_contain_text("Thursday works for us.")
     inner.get_by_role("link", name="terms").focus()
     assert frame.evaluate("f => getComputedStyle(f).outlineStyle") == "solid"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -119,9 +119,42 @@
     });
   }
 
+  // ---- folded conversations: what the reader opened stays open when the timeline is re-fetched ----
+  const openThreads = new Set();
+  document.addEventListener(
+    "toggle",
+    (ev) => {
+      const details = ev.target;
+      if (!(details instanceof HTMLDetailsElement) || !details.matches("[data-thread-earlier]")) return;
+      if (details.open) {
+        openThreads.add(details.dataset.threadEarlier);
+        details.querySelectorAll("iframe.email-frame[data-fit]").forEach(fit); // laid out only now
+      } else {
+        openThreads.delete(details.dataset.threadEarlier);
+      }
+    },
+    true,
+  );
+  function openTarget() {
+    // A link to one email (#email-N, from Replies or search) opens the fold it is in.
+    const target = /^#email-\d+$/.test(location.hash) ? document.querySelector(location.hash) : null;
+    const fold = target?.closest("details[data-thread-earlier]");
+    if (fold && !fold.open) {
+      fold.open = true;
+      target.scrollIntoView({ block: "start" });
+    }
+  }
+  window.addEventListener("hashchange", openTarget);
+  openTarget();
+
   document.addEventListener("inboxlink:swapped", () => {
     const timeline = document.getElementById("timeline");
-    if (timeline) watchUnread(timeline, true);
+    if (timeline) {
+      timeline.querySelectorAll("details[data-thread-earlier]").forEach((d) => {
+        if (openThreads.has(d.dataset.threadEarlier)) d.open = true;
+      });
+      watchUnread(timeline, true);
+    }
     document.querySelectorAll("iframe.email-frame[data-fit]").forEach(fit);
   });
   document.addEventListener("visibilitychange", () => {

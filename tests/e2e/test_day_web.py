@@ -394,6 +394,18 @@ def test_manage_contacts_edit_sort_by_reply_and_merge_keeps_every_email(
     for subject in ("Intro", "Pricing", "Re: Pricing"):
         expect(page.locator("#timeline")).to_contain_text(subject)
     expect(page.locator("#attachments")).to_contain_text("numbers.csv")
+    # The timeline's filters: received, sent, with attachments (links; the live refresh keeps them).
+    filters = page.get_by_role("navigation", name="Show emails")
+    filters.get_by_role("link", name="With attachments").click()
+    expect(page.locator(".email")).to_have_count(1)
+    expect(page.locator(".email")).to_contain_text("Numbers attached.")
+    filters = page.get_by_role("navigation", name="Show emails")
+    filters.get_by_role("link", name="Sent").click()
+    expect(page.locator(".email.is-out")).to_have_count(2)
+    expect(page.locator(".email.is-in")).to_have_count(0)
+    assert serious_axe(page) == []
+    page.get_by_role("navigation", name="Show emails").get_by_role("link", name="All").click()
+    expect(page.locator(".email")).to_have_count(3)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     kept = live.call(records.contact_emails(app.rt, caller, keep["id"])).items
     assert sorted(e["subject"] for e in kept) == ["Intro", "Pricing", "Re: Pricing"]

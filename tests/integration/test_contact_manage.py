@@ -132,6 +132,11 @@ async def test_edit_merge_and_delete_contacts(app):
     assert sorted(e["id"] for e in emails) == sorted([mine, *theirs])
     assert (await sam.get(f"/api/v1/contacts/{dup['id']}")).status_code == 404
     assert keep["id"] in (await sam.get(f"/api/v1/deals/{deal['id']}")).json()["contact_ids"]
+    # The timeline's filters over the API: received and sent (these five were all received).
+    received = (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params={"show": "received"})).json()
+    assert len(received["items"]) == 4
+    assert (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params={"show": "sent"})).json()["items"] == []
+    assert (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params={"show": "x"})).status_code == 422
     into_itself = await sam.post(f"/api/v1/contacts/{keep['id']}/merge", {"other_id": keep["id"]})
     assert into_itself.status_code == 422
 

@@ -95,8 +95,9 @@ async def contact_emails(
     contact_id: DbInt,
     limit: PageLimit = records.DEFAULT_PAGE,
     before: PageCursor = None,
+    show: Literal["all", "received", "sent", "attachments"] = "all",
 ) -> dict[str, object]:
-    page = await records.contact_emails(rt, caller, contact_id, limit=limit, before=before)
+    page = await records.contact_emails(rt, caller, contact_id, limit=limit, before=before, show=show)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

@@ -125,25 +125,34 @@ def conversations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def timeline_context(
-    web: WebState, caller: Caller, contact_id: int, before: str | None = None
+    web: WebState, caller: Caller, contact_id: int, before: str | None = None, show: str = "all"
 ) -> dict[str, Any]:
     """One page of the record: the newest TIMELINE_PAGE emails (or those before the `before` cursor,
     the "Older emails" link) and the newest FILES_SHOWN attachments. Never the whole history: one
     contact can hold any number of emails, and a page of everything once weighed 60 MB."""
+    show = show if show in records.EMAIL_FILTERS else "all"
     try:
-        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE, before=before)
+        page = await records.contact_emails(
+            web.rt, caller, contact_id, limit=TIMELINE_PAGE, before=before, show=show
+        )
     except ServiceError:  # a cursor that was edited or cut off: show the newest emails instead
         before = None
-        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE)
+        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE, show=show)
     files = await records.contact_attachments(web.rt, caller, contact_id, limit=FILES_SHOWN)
     base = f"/contacts/{contact_id}"
+    kept = {"show": show} if show != "all" else {}
     return {
         "threads": conversations(page.items),
         "email_count": len(page.items),
-        "older_url": f"{base}?{urlencode({'before': page.next_cursor})}#timeline"
+        "older_url": f"{base}?{urlencode({**kept, 'before': page.next_cursor})}#timeline"
         if page.next_cursor
         else None,
-        "newest_url": f"{base}#timeline" if before else None,
+        "newest_url": f"{base}{'?' + urlencode(kept) if kept else ''}#timeline" if before else None,
+        # Issue 14: the filters above the timeline (each link starts from the newest page).
+        "show": show,
+        "filter_links": {
+            k: f"{base}{'?show=' + k if k != 'all' else ''}#timeline" for k in records.EMAIL_FILTERS
+        },
         "files": files.items,
         "more_files": files.next_cursor is not None,
         "contact_id": contact_id,
@@ -187,6 +196,7 @@ async def contact_record(
     before: str | None = None,
     merged: Annotated[int, Interval(ge=0, le=MAX_DB_INT)] | None = None,
     saved: bool = False,
+    show: str = "all",
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
     just_sent = None
@@ -205,7 +215,7 @@ async def contact_record(
             subject=replying["subject"],
             in_reply_to_email_id=str(replying["id"]),
         )
-    timeline = await timeline_context(web, caller, contact_id, before)
+    timeline = await timeline_context(web, caller, contact_id, before, show)
     await unread.mark_read(web.rt, caller, timeline["unread_ids"])  # seen on the record
     return await web.pages.render(
         request,
@@ -230,11 +240,16 @@ async def contact_record(
 
 @router.get("/contacts/{contact_id}/timeline", include_in_schema=False)
 async def contact_timeline(
-    request: Request, web: WebDep, caller: WebCaller, contact_id: DbInt, before: str | None = None
+    request: Request,
+    web: WebDep,
+    caller: WebCaller,
+    contact_id: DbInt,
+    before: str | None = None,
+    show: str = "all",
 ) -> Response:
     """The live parts of the record, re-fetched by app.js when an event arrives."""
     await _contact(web, caller, contact_id)
-    context = await timeline_context(web, caller, contact_id, before)
+    context = await timeline_context(web, caller, contact_id, before, show)
     return web.pages.fragment(request, "_timeline.html", {**context, "fragment": True})
 
 

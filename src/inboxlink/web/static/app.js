@@ -8,8 +8,10 @@
   const contactId = body.dataset.contactId;
   // The timeline is paged (?before=…): a live refresh re-fetches the page being read.
   const timelineUrl = () => {
-    const before = new URLSearchParams(location.search).get("before");
-    return `/contacts/${contactId}/timeline` + (before ? `?before=${encodeURIComponent(before)}` : "");
+    const params = new URLSearchParams(location.search);
+    const kept = new URLSearchParams();
+    for (const key of ["before", "show"]) if (params.get(key)) kept.set(key, params.get(key)); // show: issue 14's filters
+    return `/contacts/${contactId}/timeline` + (kept.size ? `?${kept}` : "");
   };
   const composer = document.querySelector("form[data-composer]"); // on a contact's record
   const imagesLoaded = new Set(); // emails whose remote images the reader asked for

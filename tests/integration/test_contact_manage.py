@@ -135,7 +135,9 @@ async def test_edit_merge_and_delete_contacts(app):
     # The timeline's filters over the API: received and sent (these five were all received).
     received = (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params={"show": "received"})).json()
     assert len(received["items"]) == 4
-    assert (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params={"show": "sent"})).json()["items"] == []
+    assert (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params={"show": "sent"})).json()[
+        "items"
+    ] == []
     assert (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params={"show": "x"})).status_code == 422
     into_itself = await sam.post(f"/api/v1/contacts/{keep['id']}/merge", {"other_id": keep["id"]})
     assert into_itself.status_code == 422

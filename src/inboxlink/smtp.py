@@ -25,6 +25,7 @@ from typing import Literal
 
 import aiosmtplib
 
+from inboxlink.domain.connect_text import socket_text
 from inboxlink.domain.server_text import quotable
 
 Security = Literal["tls", "starttls", "none"]
@@ -123,7 +124,13 @@ async def _open(server: SmtpServer, ssl_context: ssl.SSLContext, timeout: float)
     try:
         sock = await _pinned_socket(server.address, server.port, timeout) if server.address else None
     except (OSError, TimeoutError) as exc:
-        raise SmtpConnectionFailed(f"Could not connect to {where}: {exc.strerror or 'timed out'}") from exc
+        raise SmtpConnectionFailed(
+            socket_text(
+                getattr(exc, "errno", None),
+                where,
+                f"Could not connect to {where}: {exc.strerror or 'timed out'}",
+            )
+        ) from exc
     client = _client(server, ssl_context, timeout, sock)
     try:
         await client.connect()
@@ -144,7 +151,9 @@ async def _open(server: SmtpServer, ssl_context: ssl.SSLContext, timeout: float)
     except (OSError, TimeoutError) as exc:
         if _tls_cause(exc) is not None:
             raise SmtpTlsFailed(f"TLS with {server.host}:{server.port} failed: {exc}") from exc
-        raise SmtpConnectionFailed(f"Could not connect to {server.host}:{server.port}: {exc}") from exc
+        raise SmtpConnectionFailed(
+            socket_text(getattr(exc, "errno", None), where, f"Could not connect to {where}: {exc}")
+        ) from exc
     try:
         if server.access_token is not None:
             await client.auth_xoauth2(server.username, server.access_token)

@@ -227,7 +227,8 @@ async def test_views_keep_every_field_the_services_give(app: support.TestApp) ->
     ).json()
     assert set(created) == {"id", "email", "name", "company", "company_id", "created_at"}
     listed = (await user.get("/api/v1/contacts")).json()
-    assert listed == {"items": [created], "total": 1}
+    # Lists also say when the contact was last active and last replied (issue 14).
+    assert listed == {"items": [{**created, "last_activity_at": None, "last_reply_at": None}], "total": 1}
     assert (await user.get(f"/api/v1/contacts/{created['id']}/emails")).json() == {
         "items": [],
         "next_cursor": None,

@@ -7,12 +7,14 @@ from fastapi import FastAPI
 from inboxlink import __version__, web
 from inboxlink.api import errors
 from inboxlink.api.company_routes import router as company_router
+from inboxlink.api.contact_edit_routes import router as contact_edit_router
 from inboxlink.api.csv_routes import router as csv_router
 from inboxlink.api.deal_routes import router as deal_router
 from inboxlink.api.limits import BodyLimit
 from inboxlink.api.metrics_route import router as metrics_router
 from inboxlink.api.oauth_routes import router as oauth_router
 from inboxlink.api.privacy_routes import router as privacy_router
+from inboxlink.api.reply_routes import router as reply_router
 from inboxlink.api.routes import router
 from inboxlink.api.webhook_routes import router as webhook_router
 from inboxlink.services.platform.runtime import Runtime
@@ -32,6 +34,8 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(csv_router)
     app.include_router(webhook_router)
     app.include_router(privacy_router)
+    app.include_router(reply_router)
+    app.include_router(contact_edit_router)
     app.include_router(metrics_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.

@@ -3,7 +3,7 @@ api/schemas: every body and every answer is in /api/openapi.json."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
@@ -71,8 +71,11 @@ async def list_contacts(
     q: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
+    sort: Literal["name", "activity", "replied"] = "name",
 ) -> dict[str, object]:
-    items, total = await contacts.list_contacts(rt, caller, email=email, query=q, limit=limit, offset=offset)
+    items, total = await contacts.list_contacts(
+        rt, caller, email=email, query=q, limit=limit, offset=offset, sort=sort
+    )
     return {"items": items, "total": total}
 
 
@@ -93,8 +96,9 @@ async def contact_emails(
     contact_id: DbInt,
     limit: PageLimit = records.DEFAULT_PAGE,
     before: PageCursor = None,
+    show: Literal["all", "received", "sent", "attachments"] = "all",
 ) -> dict[str, object]:
-    page = await records.contact_emails(rt, caller, contact_id, limit=limit, before=before)
+    page = await records.contact_emails(rt, caller, contact_id, limit=limit, before=before, show=show)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

@@ -32,6 +32,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from inboxlink.domain.connect_text import socket_text
 from inboxlink.domain.connection_refusals import is_connection_limit
 from inboxlink.domain.server_text import quotable
 
@@ -437,5 +438,7 @@ def _translate_connect_error(exc: BaseException, host: str, port: int) -> BaseEx
     if isinstance(exc, TimeoutError):
         return ConnectionFailed(f"timed out connecting to {where}")
     if isinstance(exc, OSError):
-        return ConnectionFailed(f"cannot connect to {where}: {exc.strerror or exc}")
+        return ConnectionFailed(
+            socket_text(exc.errno, where, f"cannot connect to {where}: {exc.strerror or exc}")
+        )
     return exc

@@ -4,7 +4,7 @@
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
 /settings (inboxes, BCC address), /settings/webhooks (admins), /settings/privacy (never-log,
-retention, forget); /events is the SSE feed; /static holds app.css and app.js.
+retention, forget), /replies and /notifications (issue 14); /events is the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from fastapi.staticfiles import StaticFiles
 
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.web import (
+    asset_routes,
     auth_routes,
     company_routes,
     compose_routes,
+    contact_manage_routes,
     contact_routes,
     deal_routes,
     events,
     import_routes,
     oauth_routes,
     privacy_routes,
+    reply_routes,
     search_routes,
     settings_routes,
     webhook_routes,
@@ -54,6 +57,9 @@ def install(app: FastAPI) -> None:
         events,
         *crm_pages,
         webhook_routes,
+        reply_routes,
+        asset_routes,
+        contact_manage_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

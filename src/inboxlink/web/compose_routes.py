@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from inboxlink.domain.recipients import split_recipients
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm import records
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.mail import compose
-from inboxlink.services.validation import DbInt
+from inboxlink.services.validation import DbInt, normalise_address
 from inboxlink.web import format as fmt
 from inboxlink.web.contact_routes import _contact, reply_context, sending_context, timeline_context
 from inboxlink.web.deps import (
@@ -54,11 +55,24 @@ class ComposeError(Exception):
         self.message = message
 
 
+LABEL = {"to": "To", "cc": "Cc"}
+
+
 def _recipients(raw: str, field: str) -> list[dict[str, str]]:
-    """'Ann <a@x.test>, b@y.test' → [{email, name}]; the service validates each address."""
-    found = [{"email": email, "name": name} for name, email in getaddresses([raw]) if email]
-    if raw.strip() and not found:
-        raise ComposeError(field, "Enter email addresses separated by commas.")
+    """'Ann <a@x.test>, b@y.test' → [{email, name}]; an entry that is not an address is named."""
+    found = []
+    for entry in split_recipients(raw):
+        parsed = getaddresses([entry])
+        name, email = parsed[0] if len(parsed) == 1 else ("", "")
+        try:
+            email = normalise_address(email, field=field)
+        except ServiceError:
+            raise ComposeError(
+                field,
+                f"“{entry[:80]}” in {LABEL.get(field, field)} isn’t an email address. "
+                "Separate addresses with commas, like ann@example.com, bob@example.com.",
+            ) from None
+        found.append({"email": email, "name": name})
     return found
 
 

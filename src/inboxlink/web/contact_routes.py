@@ -11,9 +11,11 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.crm import contacts, records
+from inboxlink.services.crm import contacts, records, unread
+from inboxlink.services.crm.contact_activity import SORTS
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.validation import MAX_DB_INT, MIN_DB_INT, DbInt
+from inboxlink.web import contact_manage_routes
 from inboxlink.web import format as fmt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
@@ -28,9 +30,9 @@ PageNumber = Annotated[int, Interval(ge=MIN_DB_INT, le=MAX_DB_INT // PAGE_SIZE)]
 
 @router.get("/contacts", include_in_schema=False)
 async def contact_list(
-    request: Request, web: WebDep, caller: WebCaller, q: str = "", page: PageNumber = 1
+    request: Request, web: WebDep, caller: WebCaller, q: str = "", page: PageNumber = 1, sort: str = "name"
 ) -> Response:
-    return await _list_page(request, web, caller, q=q, page=page)
+    return await _list_page(request, web, caller, q=q, page=page, sort=sort)
 
 
 async def _list_page(
@@ -43,16 +45,20 @@ async def _list_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     existing: dict[str, object] | None = None,
+    sort: str = "name",
 ) -> Response:
     q = q.strip()[:200]
     page = max(1, page)
+    sort = sort if sort in SORTS else "name"  # a hand-edited link sorts by name rather than failing
     items, total = await contacts.list_contacts(
-        web.rt, caller, query=q or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        web.rt, caller, query=q or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, sort=sort
     )
     pages = max(1, -(-total // PAGE_SIZE))
 
-    def link(n: int) -> str:
-        return "/contacts?" + urlencode({"q": q, "page": n} if q else {"page": n})
+    def link(n: int, by: str = sort) -> str:
+        return "/contacts?" + urlencode(
+            {**({"q": q} if q else {}), "page": n, **({"sort": by} if by != "name" else {})}
+        )
 
     return await web.pages.render(
         request,
@@ -69,6 +75,8 @@ async def _list_page(
             "form": form or {},
             "errors": errors or {},
             "existing": existing,
+            "sort": sort,
+            "sort_links": {by: link(1, by) for by in SORTS},
         },
         caller=caller,
         status=422 if errors else 200,
@@ -117,28 +125,40 @@ def conversations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def timeline_context(
-    web: WebState, caller: Caller, contact_id: int, before: str | None = None
+    web: WebState, caller: Caller, contact_id: int, before: str | None = None, show: str = "all"
 ) -> dict[str, Any]:
     """One page of the record: the newest TIMELINE_PAGE emails (or those before the `before` cursor,
     the "Older emails" link) and the newest FILES_SHOWN attachments. Never the whole history: one
     contact can hold any number of emails, and a page of everything once weighed 60 MB."""
+    show = show if show in records.EMAIL_FILTERS else "all"
     try:
-        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE, before=before)
+        page = await records.contact_emails(
+            web.rt, caller, contact_id, limit=TIMELINE_PAGE, before=before, show=show
+        )
     except ServiceError:  # a cursor that was edited or cut off: show the newest emails instead
         before = None
-        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE)
+        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE, show=show)
     files = await records.contact_attachments(web.rt, caller, contact_id, limit=FILES_SHOWN)
     base = f"/contacts/{contact_id}"
+    kept = {"show": show} if show != "all" else {}
     return {
         "threads": conversations(page.items),
         "email_count": len(page.items),
-        "older_url": f"{base}?{urlencode({'before': page.next_cursor})}#timeline"
+        "older_url": f"{base}?{urlencode({**kept, 'before': page.next_cursor})}#timeline"
         if page.next_cursor
         else None,
-        "newest_url": f"{base}#timeline" if before else None,
+        "newest_url": f"{base}{'?' + urlencode(kept) if kept else ''}#timeline" if before else None,
+        # Issue 14: the filters above the timeline (each link starts from the newest page).
+        "show": show,
+        "filter_links": {
+            k: f"{base}{'?show=' + k if k != 'all' else ''}#timeline" for k in records.EMAIL_FILTERS
+        },
         "files": files.items,
         "more_files": files.next_cursor is not None,
         "contact_id": contact_id,
+        # Unread replies stand out; the full page marks them read (contact_record), a live
+        # fragment leaves that to the reader scrolling them into view (replies.js).
+        "unread_ids": await unread.unread_among(web.rt, caller, [int(str(e["id"])) for e in page.items]),
     }
 
 
@@ -174,6 +194,9 @@ async def contact_record(
     reply: DbInt | None = None,
     compose: bool = False,
     before: str | None = None,
+    merged: Annotated[int, Interval(ge=0, le=MAX_DB_INT)] | None = None,
+    saved: bool = False,
+    show: str = "all",
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
     just_sent = None
@@ -192,6 +215,8 @@ async def contact_record(
             subject=replying["subject"],
             in_reply_to_email_id=str(replying["id"]),
         )
+    timeline = await timeline_context(web, caller, contact_id, before, show)
+    await unread.mark_read(web.rt, caller, timeline["unread_ids"])  # seen on the record
     return await web.pages.render(
         request,
         "contact.html",
@@ -203,7 +228,11 @@ async def contact_record(
             "compose_open": compose or replying is not None,
             "replying": replying,
             "just_sent": just_sent,
-            **await timeline_context(web, caller, contact_id, before),
+            **timeline,
+            # Issue 14: the profile in the Details card, and what a merge or a save just did.
+            "profile": await contact_manage_routes.profile_facts(web, caller, contact_id),
+            "merged_count": merged,
+            "profile_saved": saved,
         },
         caller=caller,
     )
@@ -211,11 +240,16 @@ async def contact_record(
 
 @router.get("/contacts/{contact_id}/timeline", include_in_schema=False)
 async def contact_timeline(
-    request: Request, web: WebDep, caller: WebCaller, contact_id: DbInt, before: str | None = None
+    request: Request,
+    web: WebDep,
+    caller: WebCaller,
+    contact_id: DbInt,
+    before: str | None = None,
+    show: str = "all",
 ) -> Response:
     """The live parts of the record, re-fetched by app.js when an event arrives."""
     await _contact(web, caller, contact_id)
-    context = await timeline_context(web, caller, contact_id, before)
+    context = await timeline_context(web, caller, contact_id, before, show)
     return web.pages.fragment(request, "_timeline.html", {**context, "fragment": True})
 
 

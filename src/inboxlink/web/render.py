@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from inboxlink.domain.providers import OAUTH_PROVIDERS
-from inboxlink.services.accounts import inboxes
+from inboxlink.domain.quoted import split_quoted
+from inboxlink.services.accounts import health, inboxes
 from inboxlink.services.accounts.health import REASON_TEXT
 from inboxlink.services.accounts.users import Caller
+from inboxlink.services.crm import unread
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.web import format as fmt
 from inboxlink.web.security import SESSION_COOKIE, Signer, csrf_nonce, set_cookies
@@ -35,7 +37,7 @@ CSP = (
 
 def _asset_version() -> str:
     digest = hashlib.sha256()
-    for name in ("app.css", "app.js", "crm.js"):
+    for name in ("app.css", "app.js", "crm.js", "replies.js"):
         digest.update((STATIC_DIR / name).read_bytes())
     return digest.hexdigest()[:10]
 
@@ -62,6 +64,7 @@ def make_environment() -> Environment:
         frame_height=fmt.frame_height,
         has_remote_images=fmt.has_remote_images,
         reply_target=fmt.reply_target,
+        split_quoted=split_quoted,
         reason_text=reason_text,
         provider_label=lambda key: OAUTH_PROVIDERS[key].label if key in OAUTH_PROVIDERS else "",
     )
@@ -82,6 +85,14 @@ async def disconnected_inboxes(rt: Runtime, caller: Caller) -> list[dict[str, ob
         for i in await inboxes.list_inboxes(rt, caller)
         if i["user_id"] == caller.user_id and i["status"] == "disconnected"
     ]
+
+
+async def nav_counts(rt: Runtime, caller: Caller) -> dict[str, int]:
+    """The navigation's badges: unread replies and open notifications (issue 14)."""
+    return {
+        "unread_replies": await unread.unread_count(rt, caller),
+        "open_notifications": len(await health.list_notifications(rt, caller)),
+    }
 
 
 class Pages:
@@ -109,6 +120,7 @@ class Pages:
             "caller": caller,
             "csrf_token": self.csrf(request),
             "banner": await disconnected_inboxes(self.rt, caller) if caller else [],
+            **(await nav_counts(self.rt, caller) if caller else {}),
             "now": datetime.now(UTC),
             **context,
         }

@@ -12,7 +12,7 @@ from inboxlink.domain.providers import AUTH_TEXT, PRESETS
 from inboxlink.services.accounts import inboxes, oauth, users
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.validation import DbInt
+from inboxlink.services.validation import DbInt, normalise_address
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, form_int, text
 from inboxlink.web.render import disconnected_inboxes
 
@@ -38,6 +38,24 @@ HEADLINES = {
     "address_not_verified": "This login doesn’t seem to receive mail for that address.",
     "too_many_attempts": "Too many connection attempts for now.",
 }
+
+
+# The error summary's links: the field each error belongs to, by its label.
+LABELS = {
+    "form": "Connect an inbox", "protocol": "How does your mail app receive mail?", "email": "Email address",
+    "username": "User name", "password": "Password or app password", "imap_host": "Incoming mail server",
+    "imap_port": "Incoming mail port", "imap_security": "Incoming mail security", "smtp_host": "Outgoing mail server",
+    "smtp_port": "Outgoing mail port", "smtp_security": "Outgoing mail security",
+}  # fmt: skip
+
+
+def summary(errors: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    """The errors in form order, each with the id of its field (the summary links there)."""
+    order = ["form", *FIELDS]
+    return [
+        {"href": "#connect" if key == "form" else f"#{key}", "label": LABELS.get(key, key), **errors[key]}
+        for key in sorted(errors, key=lambda k: order.index(k) if k in order else len(order))
+    ]
 
 
 def friendly(exc: ServiceError) -> dict[str, str]:
@@ -90,6 +108,12 @@ async def _page(
             "form": form or {"protocol": "imap", "preset": "other", "imap_port": "993",
                              "imap_security": "tls", "smtp_port": "587", "smtp_security": "starttls"},
             "errors": errors or {},
+            "error_summary": summary(errors or {})
+            + [
+                {"href": f"#reconnect-password-{i}", "label": "Reconnect", **e}
+                for i, e in (reconnect_errors or {}).items()
+            ],
+            "summary_title": "The inbox wasn’t reconnected" if reconnect_errors else "The inbox wasn’t connected",
             "reconnect_errors": reconnect_errors or {},
             "connected": request.query_params.get("connected"),
             "removed": request.query_params.get("removed") == "1",
@@ -126,6 +150,15 @@ async def connect(request: Request, web: WebDep, caller: WebCaller, form: Checke
         },
     }
     status = 422
+    try:
+        normalise_address(values["email"], field="email")
+    except ServiceError:
+        errors["email"] = {
+            "message": "Enter the mailbox’s email address, like sam@example.com."
+            if not values["email"]
+            else f"“{values['email'][:80]}” isn’t an email address: enter it like sam@example.com.",
+            "detail": "",
+        }
     if not body["password"] and body["protocol"] == "imap":
         errors["password"] = {"message": "Enter the mailbox password (or app password).", "detail": ""}
     if not errors:

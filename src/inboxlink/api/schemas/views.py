@@ -143,8 +143,14 @@ class InboxList(Items):
     items: list[Inbox]
 
 
+class ContactListItem(Contact):
+    # In lists (issue 14): when an email was last logged on the contact, and their last reply.
+    last_activity_at: Timestamp | None = None
+    last_reply_at: Timestamp | None = None
+
+
 class ContactList(Items):
-    items: list[Contact]
+    items: list[ContactListItem | Contact]
     total: int
 
 

@@ -165,6 +165,7 @@ async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
             .where(inboxes.c.id == inbox_id, inboxes.c.status == "disconnected")
             .values(status="connected", disconnect_reason=None, disconnected_at=None, next_retry_at=None)
         )
+        row = None
         if changed.rowcount == 1:
             row = (await conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).one()
             await events.record(rt, conn, row.team_id, "inbox.reconnected", inbox_view(row))
@@ -173,3 +174,5 @@ async def mark_reconnected(rt: Runtime, inbox_id: int) -> None:
             .where(notifications.c.inbox_id == inbox_id, notifications.c.resolved_at.is_(None))
             .values(resolved_at=now())
         )
+    if row is not None:  # open pages drop the banner, as they showed it on the disconnect
+        rt.timeline.publish(row.team_id, {"type": "inbox", "inbox_id": inbox_id})

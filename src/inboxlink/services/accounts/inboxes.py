@@ -242,6 +242,8 @@ async def update_credentials(
             await events.record(rt, conn, row.team_id, "inbox.reconnected", inbox_view(fresh))
     rt.connect_attempts.take_back(caller.user_id, attempt)
     rt.inboxes_changed.set()
+    # Open pages (another tab's banner, the inbox list) learn the inbox is back, as they learn a disconnect.
+    rt.timeline.publish(row.team_id, {"type": "inbox", "inbox_id": row.id})
     return inbox_view(fresh)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inboxlink import imap
+from inboxlink.domain.connect_text import parenthetical, starttls_hint
 from inboxlink.domain.providers import server_habits
 from inboxlink.domain.sent_folder import choose_sent_folder
 from inboxlink.services.accounts.endpoints import Endpoint, pop3_error
@@ -55,17 +56,17 @@ async def open_imap(rt: Runtime, where: Endpoint, timeout: float = 20) -> imap.I
     except imap.NotImapServer as exc:
         raise not_an_imap_server(where) from exc
     except imap.TlsFailed as exc:
+        hint = starttls_hint(str(exc), where.security, "imap", where.port)
         raise ServiceError(
             "tls_failed",
-            f"The secure connection to {where.host}:{where.port} could not be verified ({exc}). Check the "
+            hint
+            or f"The secure connection to {where.host}:{where.port} could not be verified ({exc}). Check the "
             "server name and port, or ask your administrator whether the server's certificate is valid.",
-            field="imap.host",
+            field="imap.security" if hint else "imap.host",
         ) from exc
     except imap.ImapError as exc:
         raise ServiceError(
-            "connection_failed",
-            f"Could not reach the IMAP server {where.host}:{where.port} ({exc}). Check the server name and port.",
-            field="imap.host",
+            "connection_failed", f"Could not reach the IMAP server: {exc}.", field="imap.host"
         ) from exc
 
 
@@ -88,7 +89,7 @@ async def imap_login(
         raise ServiceError(
             "auth_failed",
             "The IMAP server refused the user name or password"
-            + (f" ({exc.server_text})" if exc.server_text else "")
+            + parenthetical(exc.server_text)
             + ". Check them; with two-step verification you may need an app password.",
             field="password",
         ) from exc
@@ -131,13 +132,16 @@ async def probe_smtp(rt: Runtime, server: SmtpServer) -> None:
         raise ServiceError(
             "smtp_auth_failed",
             "The SMTP (outgoing mail) server refused the user name or password"
-            + (f" ({exc.server_text})" if exc.server_text else "")
+            + parenthetical(exc.server_text)
             + ". Some providers need an app password for sending.",
             field="smtp.host",
         ) from exc
     except SmtpTlsFailed as exc:
+        hint = starttls_hint(str(exc), server.security, "smtp", server.port)
         raise ServiceError(
-            "tls_failed", f"The secure connection to the SMTP server failed: {exc}", field="smtp.host"
+            "tls_failed",
+            hint or f"The secure connection to the SMTP server failed: {exc}",
+            field="smtp.security" if hint else "smtp.host",
         ) from exc
     except SmtpNotSmtpServer as exc:
         raise ServiceError(
@@ -148,5 +152,5 @@ async def probe_smtp(rt: Runtime, server: SmtpServer) -> None:
         ) from exc
     except (SmtpConnectionFailed, SmtpError) as exc:
         raise ServiceError(
-            "connection_failed", f"Could not use the SMTP server: {exc}", field="smtp.host"
+            "connection_failed", f"Could not use the SMTP server: {str(exc).rstrip('.')}.", field="smtp.host"
         ) from exc

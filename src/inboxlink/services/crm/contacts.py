@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inboxlink.domain.companies import address_domain
 from inboxlink.domain.models import Address
 from inboxlink.services.accounts.users import Caller
+from inboxlink.services.crm import contact_activity
 from inboxlink.services.crm.company_links import (
     assign_by_domain,
     company_for_domain,
@@ -116,7 +117,11 @@ async def list_contacts(
     query: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    sort: str = "name",
 ) -> tuple[list[dict[str, object]], int]:
+    """A page of the team's contacts; `sort` "activity" / "replied" (contact_activity) puts the most
+    recently active first, and the items then say when (`last_activity_at`, `last_reply_at`)."""
+    order = contact_activity.order_for(sort)
     where = [contacts.c.team_id == caller.team_id]
     if has_surrogates(email or "") or has_surrogates(query or ""):
         return [], 0  # nothing stored can contain them (and the database could not compare them)
@@ -137,13 +142,21 @@ async def list_contacts(
         total = int(await conn.scalar(counted) or 0)
         rows = (
             await conn.execute(
-                CONTACT_ROWS.where(*where)
-                .order_by(func.lower(contacts.c.name), contacts.c.email)
+                CONTACT_ROWS.add_columns(contact_activity.last_activity(), contact_activity.last_reply())
+                .where(*where)
+                .order_by(*order)
                 .limit(limit)
                 .offset(offset)
             )
         ).all()
-    return [contact_view(r) for r in rows], total
+    return [
+        {
+            **contact_view(r),
+            "last_activity_at": iso(r.last_activity_at),
+            "last_reply_at": iso(r.last_reply_at),
+        }
+        for r in rows
+    ], total
 
 
 async def get_contact_row(rt: Runtime, caller: Caller, contact_id: int) -> Any:

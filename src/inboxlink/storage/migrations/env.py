@@ -6,8 +6,10 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from inboxlink.storage import (  # noqa: F401  (their tables join the metadata)
+    contact_profile_tables,
     crm_tables,
     platform_tables,
+    reading_tables,
     worker_tables,
 )
 from inboxlink.storage.tables import metadata

@@ -8,8 +8,10 @@
   const contactId = body.dataset.contactId;
   // The timeline is paged (?before=…): a live refresh re-fetches the page being read.
   const timelineUrl = () => {
-    const before = new URLSearchParams(location.search).get("before");
-    return `/contacts/${contactId}/timeline` + (before ? `?before=${encodeURIComponent(before)}` : "");
+    const params = new URLSearchParams(location.search);
+    const kept = new URLSearchParams();
+    for (const key of ["before", "show"]) if (params.get(key)) kept.set(key, params.get(key)); // show: issue 14's filters
+    return `/contacts/${contactId}/timeline` + (kept.size ? `?${kept}` : "");
   };
   const composer = document.querySelector("form[data-composer]"); // on a contact's record
   const imagesLoaded = new Set(); // emails whose remote images the reader asked for
@@ -48,6 +50,7 @@
       });
     });
     if (focusedId && document.activeElement === body) document.getElementById(focusedId)?.focus();
+    document.dispatchEvent(new CustomEvent("inboxlink:swapped", { detail: { url } })); // replies.js
   }
 
   function enhance(root) {
@@ -203,6 +206,7 @@
         composer.reset();
         setReply(null);
         showStatus(data.email);
+        statusBox?.focus(); // not the body: the keyboard stays where the outcome is told
         if (data.email.state === "queued") watch(data.email.id);
         if (contactId) swap(timelineUrl());
       } else {
@@ -227,10 +231,14 @@
     });
     events.addEventListener("email", (ev) => {
       const data = JSON.parse(ev.data);
+      document.dispatchEvent(new CustomEvent("inboxlink:email", { detail: data })); // replies.js
       if (contactId) later("timeline", () => swap(timelineUrl()));
       if (watching && String(data.email_id) === watching) refreshStatus();
     });
-    events.addEventListener("inbox", () => later("inbox", refreshInboxes, 100));
+    events.addEventListener("inbox", () => {
+      later("inbox", refreshInboxes, 100);
+      document.dispatchEvent(new CustomEvent("inboxlink:inbox"));
+    });
   }
 
   function refreshInboxes() {

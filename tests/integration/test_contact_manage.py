@@ -130,6 +130,15 @@ async def test_edit_merge_and_delete_contacts(app):
     }
     emails = (await sam.get(f"/api/v1/contacts/{keep['id']}/emails")).json()["items"]
     assert sorted(e["id"] for e in emails) == sorted([mine, *theirs])
+    # Paged two at a time, the moved emails keep their place in the timeline (newest first).
+    paged, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"before": cursor} if cursor else {})}
+        page = (await sam.get(f"/api/v1/contacts/{keep['id']}/emails", params=params)).json()
+        paged += [e["id"] for e in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert paged == [e["id"] for e in emails] and len(paged) == 4
     assert (await sam.get(f"/api/v1/contacts/{dup['id']}")).status_code == 404
     assert keep["id"] in (await sam.get(f"/api/v1/deals/{deal['id']}")).json()["contact_ids"]
     # The timeline's filters over the API: received and sent (these five were all received).

@@ -132,10 +132,11 @@ async def _move_links(conn: AsyncConnection, table: Any, key: str, keep_id: int,
     """Rows of `table` (…, contact_id) from the duplicate to the kept contact, skipping those it has."""
     column = table.c[key]
     have = {r[0] for r in await conn.execute(select(column).where(table.c.contact_id == keep_id))}
-    theirs = [r[0] for r in await conn.execute(select(column).where(table.c.contact_id == other_id))]
-    moving = [v for v in theirs if v not in have]
+    # Whole rows, so columns beside the key travel too (email_contacts.created_at orders the timeline).
+    theirs = (await conn.execute(select(table).where(table.c.contact_id == other_id))).mappings().all()
+    moving = [{**row, "contact_id": keep_id} for row in theirs if row[key] not in have]
     if moving:
-        await conn.execute(table.insert(), [{key: v, "contact_id": keep_id} for v in moving])
+        await conn.execute(table.insert(), moving)
     await conn.execute(table.delete().where(table.c.contact_id == other_id))
     return len(moving)
 

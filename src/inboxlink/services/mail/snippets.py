@@ -52,7 +52,7 @@ def _fields(body: dict[str, Any], *, partial: bool) -> dict[str, object]:
         if not isinstance(text, str) or not text.strip():
             raise ServiceError("field_required", "A snippet needs its text.", field="text")
         if len(text) > MAX_TEXT:
-            raise ServiceError("invalid_field", f"A snippet is at most {MAX_TEXT} characters.", field="text")
+            raise ServiceError("field_too_long", f"A snippet is at most {MAX_TEXT} characters.", field="text")
         values["text"] = valid_unicode(text, field="text")
     if "name" in body or not partial:
         name = header_text(body.get("name"), field="name", max_len=200).strip()

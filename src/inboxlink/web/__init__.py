@@ -4,7 +4,7 @@
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
 /settings (inboxes, BCC address), /settings/webhooks (admins), /settings/privacy (never-log,
-retention, forget); /events is the SSE feed; /static holds app.css and app.js.
+retention, forget), /templates (templates and snippets); /events is the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from inboxlink.web import (
     privacy_routes,
     search_routes,
     settings_routes,
+    template_routes,
     webhook_routes,
 )
 from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
@@ -54,6 +55,7 @@ def install(app: FastAPI) -> None:
         events,
         *crm_pages,
         webhook_routes,
+        template_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -6,6 +6,7 @@ contact's company, the deal and the sender, and nothing else reaches the templat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from inboxlink.domain.templates import (
 )
 from inboxlink.mime.sanitize import sanitize_html
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.mail.templates import template_row
+from inboxlink.services.mail.templates import checked_part, template_row
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.services.validation import db_int
 from inboxlink.storage.crm_tables import companies, contact_companies, deals
@@ -219,3 +220,33 @@ async def preview(rt: Runtime, caller: Any, template_id: int, body: dict[str, An
         "text": rendered.text,
         "html": sanitize_html(rendered.html) if rendered.html else None,
     }
+
+
+async def preview_draft(
+    rt: Runtime, caller: Any, parts: dict[str, Any], contact_id: int, deal_id: int | None = None
+) -> RenderedEmail:
+    """A template as typed in the editor (not saved yet), rendered for one of the team's contacts:
+    the same checks and errors as a saved one (template_invalid, missing_token)."""
+    draft = SimpleNamespace(
+        subject=checked_part(parts.get("subject"), "subject", header=True),
+        text=checked_part(parts.get("text"), "text"),
+        html=checked_part(parts.get("html"), "html") if parts.get("html") else None,
+    )
+    async with rt.engine.connect() as conn:
+        contact = (
+            await conn.execute(
+                select(contacts.c.email, contacts.c.name).where(
+                    contacts.c.id == contact_id, contacts.c.team_id == caller.team_id
+                )
+            )
+        ).first()
+        if contact is None:
+            raise NotFound("contact")
+        sender = Address(caller.email, caller.name)
+        values = await values_for_address(
+            conn, caller.team_id, Address(contact.email, contact.name), sender, deal_id
+        )
+    rendered = render_parts(draft, values, contact.email)
+    return RenderedEmail(
+        rendered.subject, rendered.text, sanitize_html(rendered.html) if rendered.html else None
+    )

@@ -12,6 +12,7 @@ from inboxlink.domain.templates import (
     check_template,
     missing_tokens,
     render,
+    sandbox_environment,
     split_name,
 )
 
@@ -131,3 +132,29 @@ def test_output_is_capped() -> None:
 )
 def test_split_name(name: str, parts: tuple[str, str]) -> None:
     assert split_name(name) == parts
+
+
+# The second wall: even a template that got past the syntax check (it cannot) meets the sandbox.
+SANDBOXED = [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ contact.update({'email': 'x'}) }}",
+    "{{ ''.format.__globals__ }}",
+]
+
+
+@pytest.mark.parametrize("source", SANDBOXED)
+def test_the_sandbox_refuses_attribute_walking_behind_the_check(source: str) -> None:
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    env = sandbox_environment(html=False)
+    with pytest.raises((SecurityError, UndefinedError)):
+        env.from_string(source).render({"contact": {"email": "a@b.test"}})
+
+
+def test_the_sandbox_has_no_loader() -> None:
+    from jinja2.exceptions import TemplateNotFound
+
+    env = sandbox_environment(html=False)
+    with pytest.raises(TypeError if env.loader is None else TemplateNotFound):
+        env.from_string("{% include '/etc/passwd' %}").render({})

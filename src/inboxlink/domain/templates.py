@@ -53,13 +53,13 @@ class Tokens:
     required: frozenset[str]
 
 
-def _environment(*, html: bool) -> ImmutableSandboxedEnvironment:
+def sandbox_environment(*, html: bool) -> ImmutableSandboxedEnvironment:
     # No loader: nothing can be included or imported; autoescape for HTML so a value is text.
     return ImmutableSandboxedEnvironment(autoescape=html, undefined=StrictUndefined, auto_reload=False)
 
 
-_PLAIN = _environment(html=False)
-_HTML = _environment(html=True)
+_PLAIN = sandbox_environment(html=False)
+_HTML = sandbox_environment(html=True)
 
 
 def _token(node: nodes.Expr) -> str:

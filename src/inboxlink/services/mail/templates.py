@@ -22,7 +22,10 @@ from inboxlink.storage.template_tables import email_templates
 def template_view(row: Any) -> dict[str, object]:
     tokens: set[str] = set()
     for part in (row.subject, row.text, row.html or ""):
-        tokens |= check_template(part).used
+        try:
+            tokens |= check_template(part).used
+        except TemplateRefused:
+            pass  # saved under older rules: still listed (and editable); sending it names the problem
     return {
         "id": row.id,
         "name": row.name,

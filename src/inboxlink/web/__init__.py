@@ -4,7 +4,8 @@
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
 /settings (inboxes, BCC address), /settings/webhooks (admins), /settings/privacy (never-log,
-retention, forget), /replies and /notifications (issue 14); /events is the SSE feed; /static holds app.css and app.js.
+retention, forget), /replies and /notifications (issue 14), /templates (templates and snippets); /events is
+the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from inboxlink.web import (
     reply_routes,
     search_routes,
     settings_routes,
+    template_routes,
     webhook_routes,
 )
 from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
@@ -60,6 +62,7 @@ def install(app: FastAPI) -> None:
         reply_routes,
         asset_routes,
         contact_manage_routes,
+        template_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

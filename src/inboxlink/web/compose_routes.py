@@ -40,6 +40,7 @@ FIELD_OF = {
     "text": "text",
     "attachments": "attachments",
     "in_reply_to_email_id": "form",
+    "send_at": "send_at",
 }
 # Things removed while the composer was open, in the composer's words.
 GONE = {
@@ -122,6 +123,8 @@ async def send(
             "contact_id": contact_id,
             # A reply (the timeline's Reply action): threaded under that email, In-Reply-To set.
             "in_reply_to_email_id": form_int(parent_id),
+            # "Send later" (templates.js fills it from the date-time picker, with the zone).
+            "send_at": text(form, "send_at") or None,
         }
         if not body["to"]:
             raise ComposeError("to", "Add at least one recipient.")

@@ -142,6 +142,14 @@ def email_status(email: dict[str, Any]) -> dict[str, str]:
         else:
             detail = "Sent. No copy was added to a Sent folder (none was found in the mailbox)."
         return {"state": "sent", "label": "Sent", "detail": detail}
+    if status == "scheduled":
+        when = str(email.get("send_at") or "")
+        detail = f"Scheduled to go out at {when} (UTC); it can be cancelled until then."
+        if error:
+            detail = str(error.get("message"))  # e.g. waiting for a disconnected inbox
+        return {"state": "scheduled", "label": "Scheduled", "detail": detail}
+    if status == "cancelled":
+        return {"state": "cancelled", "label": "Cancelled", "detail": "Cancelled before it was sent."}
     if status == "failed":
         message = error.get("message") if error else "the mail server did not accept it"
         return {"state": "failed", "label": "Not sent", "detail": f"Not sent: {message}"}

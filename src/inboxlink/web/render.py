@@ -130,7 +130,10 @@ class Pages:
         return response
 
     def fragment(self, request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
-        html = self.env.get_template(template).render({"request": request, **context})
+        # csrf_token: a fragment may hold a form (a scheduled email's "Cancel sending").
+        html = self.env.get_template(template).render(
+            {"request": request, "csrf_token": self.csrf(request), **context}
+        )
         response = HTMLResponse(html)
         self.secure(request, response)
         return response

@@ -29,7 +29,7 @@ class Preview:
 
 def _old(team_id: int, cutoff: datetime) -> ColumnElement[bool]:
     age = func.coalesce(emails.c.sent_at, emails.c.created_at)
-    unsent = select(outbox.c.email_id).where(outbox.c.state.in_(("pending", "sending")))
+    unsent = select(outbox.c.email_id).where(outbox.c.state.in_(("pending", "sending", "scheduled")))
     return and_(emails.c.team_id == team_id, age < cutoff, emails.c.id.not_in(unsent))
 
 

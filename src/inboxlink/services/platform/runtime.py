@@ -8,7 +8,7 @@ import ssl
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,8 +23,23 @@ from inboxlink.storage.db_blobs import DbBlobs
 from inboxlink.storage.secretbox import SecretBox
 
 
+class Clock:
+    """The time every service reads through `now()`. Tests move it forward (`advance`) to see what
+    happens at a later time — a scheduled send, an expired claim — instead of sleeping."""
+
+    offset = timedelta(0)
+
+    @classmethod
+    def advance(cls, by: timedelta) -> None:
+        cls.offset += by
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.offset = timedelta(0)
+
+
 def now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) + Clock.offset
 
 
 def as_utc(value: datetime | None) -> datetime | None:

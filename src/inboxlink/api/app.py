@@ -14,6 +14,7 @@ from inboxlink.api.metrics_route import router as metrics_router
 from inboxlink.api.oauth_routes import router as oauth_router
 from inboxlink.api.privacy_routes import router as privacy_router
 from inboxlink.api.routes import router
+from inboxlink.api.sequence_routes import router as sequence_router
 from inboxlink.api.webhook_routes import router as webhook_router
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.web.frame_options import FrameOptions
@@ -33,6 +34,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(webhook_router)
     app.include_router(privacy_router)
     app.include_router(metrics_router)
+    app.include_router(sequence_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.
     app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)

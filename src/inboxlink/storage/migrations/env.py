@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, pool
 from inboxlink.storage import (  # noqa: F401  (their tables join the metadata)
     crm_tables,
     platform_tables,
+    sequence_tables,
     worker_tables,
 )
 from inboxlink.storage.tables import metadata

@@ -4,7 +4,7 @@
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
 /settings (inboxes, BCC address), /settings/webhooks (admins), /settings/privacy (never-log,
-retention, forget); /events is the SSE feed; /static holds app.css and app.js.
+retention, forget), /sequences and /sequences/{id}; /events is the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from inboxlink.web import (
     oauth_routes,
     privacy_routes,
     search_routes,
+    sequence_routes,
     settings_routes,
     webhook_routes,
 )
@@ -54,6 +55,7 @@ def install(app: FastAPI) -> None:
         events,
         *crm_pages,
         webhook_routes,
+        sequence_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -15,6 +15,7 @@ from inboxlink.services.crm import contacts, records
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.validation import MAX_DB_INT, MIN_DB_INT, DbInt
 from inboxlink.web import format as fmt
+from inboxlink.web import sequence_routes
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
 router = APIRouter()
@@ -204,6 +205,8 @@ async def contact_record(
             "replying": replying,
             "just_sent": just_sent,
             **await timeline_context(web, caller, contact_id, before),
+            **await sequence_routes.contact_context(web.rt, caller, contact_id),
+            "enrol_error": sequence_routes.enrol_error(request.query_params.get("enrol_error")),
         },
         caller=caller,
     )

@@ -6,6 +6,7 @@ isolation."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from inboxlink.services.mail import sequence_runs  # noqa: F401  (registers the step job, as the runner does)
 from inboxlink.services.platform.jobs import JobRunner
-from inboxlink.services.platform.runtime import CLOCK, now
+from inboxlink.services.platform.runtime import CLOCK, Runtime, now
 from inboxlink.storage.platform_tables import jobs as jobs_table
 from tests.integration.conftest import CLIENT
 from tests.support import app as support
@@ -242,3 +243,40 @@ async def test_bad_sequences_are_refused(app):
         assert resp.status_code == 422, (body, resp.text)
         assert resp.json()["error"]["field"] == field, (body, resp.text)
     assert (await user.get("/api/v1/sequences")).json()["items"] == []
+
+
+def _backends() -> list[Any]:
+    reason = support.postgres_reachable()
+    return [
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.skipif(reason is not None, reason=reason or "")),
+    ]
+
+
+@pytest.mark.parametrize("backend", _backends())
+async def test_a_step_is_queued_once_by_two_workers(
+    tmp_path, trust_test_ca, backend, mail_server, provider_smtp, mail_user
+):
+    """Two workers that both hold the step's job (a claim that expired under a slow worker): one
+    email, one recorded step, on each database."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(support.fresh_postgres_db()) if backend == "postgresql" else None
+        async with support.running_app(tmp_path / "data", url) as app:
+            user, _inbox, contact, _sequence, enrolled = await setup(
+                app, mail_server, provider_smtp, mail_user
+            )
+            second = Runtime.create(app.rt.settings)
+            try:
+                await advance_to(app, enrolled["next_run_at"])
+                payload = {"enrolment_id": enrolled["id"]}
+                await asyncio.gather(
+                    sequence_runs.run_step(app.rt, payload), sequence_runs.run_step(second, payload)
+                )
+                current = await enrolment(user, enrolled["id"], contact["id"])
+                assert len(current["emails"]) == 1 and current["next_step"] == 1
+                emails = (await user.get(f"/api/v1/contacts/{contact['id']}/emails")).json()["items"]
+                assert [e["subject"] for e in emails if e["direction"] == "outbound"] == ["Our offer"]
+                assert [h["kind"] for h in current["history"]] == ["enrolled", "step_sent"]
+            finally:
+                await second.close()
+                CLOCK.offset = type(CLOCK.offset)(0)

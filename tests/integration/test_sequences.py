@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from inboxlink.services.mail import sequence_runs  # noqa: F401  (registers the step job, as the runner does)
+from inboxlink.services.mail import (
+    replies,
+    sequence_runs,
+)  # sequence_runs: registers the step job, as the runner does
 from inboxlink.services.platform.jobs import JobRunner
 from inboxlink.services.platform.runtime import CLOCK, Runtime, now
 from inboxlink.storage.platform_tables import jobs as jobs_table
@@ -176,8 +179,14 @@ def dsn_for(message_id: str, mailbox: str) -> bytes:
 async def test_bounce_marks_step_one_bounced_and_stops(
     app, jobs_running, mail_server, provider_smtp, mail_user
 ):
-    user, _inbox, contact, _sequence, enrolled = await setup(app, mail_server, provider_smtp, mail_user)
+    user, inbox, contact, _sequence, enrolled = await setup(app, mail_server, provider_smtp, mail_user)
     _current, first = await step_sent(app, user, enrolled, contact["id"], 1)
+    # A report about mail we do not track, then a "delayed" one about ours: neither changes anything.
+    mail_server.deliver(mail_user.email, dsn_for("someone-else@example.test", mail_user.email))
+    delayed = dsn_for(first["message_id"], mail_user.email).replace(
+        b"Action: failed\r\nStatus: 5.1.1", b"Action: delayed\r\nStatus: 4.4.1"
+    )
+    mail_server.deliver(mail_user.email, delayed)
     mail_server.deliver(mail_user.email, dsn_for(first["message_id"], mail_user.email))
 
     async def bounced() -> Any:
@@ -185,6 +194,12 @@ async def test_bounce_marks_step_one_bounced_and_stops(
         return e if e["status"] == "bounced" else None
 
     email = await wait_for(bounced, timeout=20)
+
+    async def past_reports() -> bool:
+        cursor = await replies.load_cursor(app.rt, inbox["id"], "INBOX")
+        return cursor is not None and cursor.last_uid >= 3
+
+    await wait_for(past_reports)  # all three were looked at; only the last one changed anything
     assert email["error"]["code"] == "bounced" and email["error"]["status"] == "5.1.1"
     assert "User unknown" in email["error"]["message"]
     ended = await enrolment(user, enrolled["id"], contact["id"])

@@ -26,6 +26,7 @@ from tests.support import app as support
 from tests.support.app import wait_for
 from tests.support.flows import connect, monitor_connected, wait_sent
 from tests.support.replies import make_reply
+from tests.support.web import sign_in
 
 STEPS = [
     {"subject": "Our offer", "text": "Hi Chris, here is our offer.", "delay_days": 0},
@@ -295,3 +296,20 @@ async def test_a_step_is_queued_once_by_two_workers(
             finally:
                 await second.close()
                 CLOCK.offset = type(CLOCK.offset)(0)
+
+
+async def test_a_crm_send_that_bounces_shows_bounced(conversation, app, mail_server, mail_user):
+    """No sequence: an email sent from the CRM, its DSN delivered to the INBOX (no In-Reply-To, the
+    id only inside the report) → bounced in the API, the events feed and the contact's page."""
+    user, _inbox, sent = conversation
+    mail_server.deliver(mail_user.email, dsn_for(sent["message_id"], mail_user.email))
+
+    async def bounced() -> Any:
+        e = (await user.get(f"/api/v1/emails/{sent['id']}")).json()
+        return e if e["status"] == "bounced" else None
+
+    email = await wait_for(bounced, timeout=20)
+    assert email["error"]["permanent"] is True and email["error"]["recipients"] == [CLIENT]
+    await sign_in(app.client, "seller@crm.test")
+    html = (await app.client.get(f"/contacts/{sent['contact_ids'][0]}")).text
+    assert 'data-status="failed">Bounced<' in html and "User unknown" in html

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from inboxlink.services.mail import (
     sequence_runs,
 )  # sequence_runs: registers the step job, as the runner does
 from inboxlink.services.platform.jobs import JobRunner
-from inboxlink.services.platform.runtime import CLOCK, Runtime, now
+from inboxlink.services.platform.runtime import Clock, Runtime, now
 from inboxlink.storage.platform_tables import jobs as jobs_table
 from tests.integration.conftest import CLIENT
 from tests.support import app as support
@@ -43,14 +43,14 @@ async def jobs_running(app: support.TestApp) -> AsyncIterator[JobRunner]:
     finally:
         runner.stop()
         await asyncio.wait_for(task, 10)
-        CLOCK.offset = type(CLOCK.offset)(0)
+        Clock.reset()
 
 
 async def advance_to(app: support.TestApp, stamp: str) -> None:
     """Move the app's clock to `stamp` (a step's next_run_at) and wake the job runner."""
     target = datetime.fromisoformat(stamp)
     if target > now():
-        CLOCK.advance(target - now())
+        Clock.advance(target - now())
     app.rt.jobs_wakeup.set()
 
 
@@ -129,8 +129,8 @@ async def test_reply_stops_the_sequence_before_step_two(
     assert ended["stop_reason"] == "replied"
     assert [h["kind"] for h in ended["history"]] == ["enrolled", "step_sent", "stopped"]
     # Days later, the second step's time comes and goes: nothing is sent.
-    CLOCK.advance(datetime.fromisoformat(current["next_run_at"]) - now())
-    CLOCK.advance(type(CLOCK.offset)(days=7))
+    Clock.advance(datetime.fromisoformat(current["next_run_at"]) - now())
+    Clock.advance(timedelta(days=7))
     app.rt.jobs_wakeup.set()
     await wait_for(lambda: settled(app, enrolled["id"]), timeout=20)
     final = await enrolment(user, enrolled["id"], contact["id"])
@@ -295,7 +295,7 @@ async def test_a_step_is_queued_once_by_two_workers(
                 assert [h["kind"] for h in current["history"]] == ["enrolled", "step_sent"]
             finally:
                 await second.close()
-                CLOCK.offset = type(CLOCK.offset)(0)
+                Clock.reset()
 
 
 async def test_a_crm_send_that_bounces_shows_bounced(conversation, app, mail_server, mail_user):
@@ -313,3 +313,51 @@ async def test_a_crm_send_that_bounces_shows_bounced(conversation, app, mail_ser
     await sign_in(app.client, "seller@crm.test")
     html = (await app.client.get(f"/contacts/{sent['contact_ids'][0]}")).text
     assert 'data-status="failed">Bounced<' in html and "User unknown" in html
+
+
+async def test_template_steps_render_per_contact_and_a_missing_token_stops(
+    app, jobs_running, mail_server, provider_smtp, mail_user
+):
+    user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+    await wait_for(lambda: monitor_connected(app, inbox["id"]))
+    greeting = await user.post(
+        "/api/v1/templates",
+        {"name": "Hello", "subject": "Hello {{ contact.first_name }}",
+         "text": "Hi {{ contact.first_name | default('there') }}, from {{ sender.name }}."},
+    )  # fmt: skip
+    strict = await user.post(
+        "/api/v1/templates", {"name": "Strict", "subject": "About {{ company.name }}", "text": "x"}
+    )
+    assert greeting.status_code == strict.status_code == 201, (greeting.text, strict.text)
+    steps = [
+        {"template_id": greeting.json()["id"], "delay_days": 0},
+        {"template_id": strict.json()["id"], "delay_days": 1},
+    ]
+    body = {"name": "Templated", "window_start": "00:00", "window_end": "23:59", "steps": steps}
+    sequence = (await user.post("/api/v1/sequences", body)).json()
+    # gmail.com: a free-mail contact has no company, so step 2's {{ company.name }} has no value.
+    contact = (
+        await user.post("/api/v1/contacts", {"email": "kim.buyer@gmail.com", "name": "Kim Buyer"})
+    ).json()
+    enrolled = (
+        await user.post(
+            f"/api/v1/sequences/{sequence['id']}/enrolments",
+            {"inbox_id": inbox["id"], "contact_ids": [contact["id"]]},
+        )
+    ).json()["items"][0]
+    _current, first = await step_sent(app, user, enrolled, contact["id"], 1)
+    assert first["subject"] == "Hello Kim" and first["text"].startswith("Hi Kim, from Sam Seller.")
+    current = await enrolment(user, enrolled["id"], contact["id"])
+    await advance_to(app, current["next_run_at"])
+
+    async def stopped() -> Any:
+        e = await enrolment(user, enrolled["id"], contact["id"])
+        return e if e["status"] == "stopped" else None
+
+    ended = await wait_for(stopped, timeout=20)
+    assert ended["stop_reason"] == "render_failed" and len(ended["emails"]) == 1
+    assert ended["history"][-1]["detail"]["code"] == "missing_token"
+    # A template of another team cannot be a step.
+    stranger = await app.user("eve@elsewhere.test", team="elsewhere")
+    foreign = await stranger.post("/api/v1/sequences", {"name": "x", "steps": steps})
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "template_not_found"

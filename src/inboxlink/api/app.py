@@ -15,6 +15,7 @@ from inboxlink.api.oauth_routes import router as oauth_router
 from inboxlink.api.privacy_routes import router as privacy_router
 from inboxlink.api.routes import router
 from inboxlink.api.sequence_routes import router as sequence_router
+from inboxlink.api.template_routes import router as template_router
 from inboxlink.api.webhook_routes import router as webhook_router
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.web.frame_options import FrameOptions
@@ -33,6 +34,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(csv_router)
     app.include_router(webhook_router)
     app.include_router(privacy_router)
+    app.include_router(template_router)
     app.include_router(metrics_router)
     app.include_router(sequence_router)
     web.install(app)

@@ -37,7 +37,7 @@ class EmailView(View):
     thread_id: int
     inbox_id: int | None
     direction: str = Field(description="outbound | inbound")
-    status: str = Field(description="queued | sent | failed | logged")
+    status: str = Field(description="queued | scheduled | cancelled | sent | failed | logged")
     error: EmailError | None
     from_: Person = Field(alias="from")
     to: list[Person]
@@ -47,6 +47,7 @@ class EmailView(View):
     text: str
     html: str | None = Field(description="sanitised")
     sent_at: Timestamp | None
+    send_at: Timestamp | None = Field(None, description="when a scheduled email is to go out")
     created_at: Timestamp | None
     attachments: list[AttachmentView]
     contact_ids: list[int]

@@ -307,7 +307,9 @@ async def email_views(
             "subject": r.subject,
             "text": unseal(rt, r.text) or "",
             "html": unseal(rt, r.html),
-            "sent_at": iso(r.sent_at),
+            "sent_at": iso(r.sent_at) if r.status != "scheduled" else None,
+            # A scheduled email keeps its send time in sent_at until it goes (mail.scheduled).
+            "send_at": iso(r.sent_at) if r.status == "scheduled" else None,
             "created_at": iso(r.created_at),
             "attachments": files_of.get(r.id, []),
             "contact_ids": sorted(contacts_of.get(r.id, [])),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inboxlink.domain.content_types import attachment_type
 from inboxlink.domain.message_ids import new_message_id, trim_references
 from inboxlink.domain.models import Address, Attachment, OutgoingMessage
+from inboxlink.domain.scheduling import BadSendAt, parse_send_at
 from inboxlink.domain.threads import decide_thread
 from inboxlink.mime.build import build_message
 from inboxlink.mime.parse import safe_filename
@@ -23,7 +25,9 @@ from inboxlink.services.crm.contacts import get_contact_row
 from inboxlink.services.crm.deals import sent_from_records
 from inboxlink.services.crm.timeline import NewEmail, email_views, store_email, team_email_row
 from inboxlink.services.errors import ServiceError
+from inboxlink.services.mail import scheduled
 from inboxlink.services.mail.replies import parent_facts
+from inboxlink.services.mail.template_render import chosen, template_for_send
 from inboxlink.services.platform.own_ids import sign_own_id
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.services.validation import db_int, header_text, normalise_address, valid_unicode
@@ -120,9 +124,12 @@ async def send_email(
         raise ServiceError(
             "too_many_recipients", f"At most {MAX_RECIPIENTS} recipients per email.", field="to"
         )
-    subject = header_text(body.get("subject"), field="subject")
-    text = body.get("text") or ""
-    html = body.get("html")
+    send_at = _send_at(body.get("send_at"))
+    # A template (`template_id`) is rendered for the first `to` recipient; given parts override it.
+    rendered = await template_for_send(rt, caller.team_id, body, to[0], Address(inbox.email, caller.name))
+    subject = header_text(chosen(body, "subject", rendered), field="subject")
+    text = chosen(body, "text", rendered) or ""
+    html = chosen(body, "html", rendered)
     if not isinstance(text, str) or (html is not None and not isinstance(html, str)):
         raise ServiceError("invalid_field", "text and html must be strings.", field="text")
     valid_unicode(text, field="text")
@@ -157,7 +164,7 @@ async def send_email(
         text=text,
         html=html,
         attachments=tuple(files),
-        date=now(),
+        date=send_at or now(),
         in_reply_to=parent.message_id if parent is not None else None,
         references=chain,
     )
@@ -187,7 +194,7 @@ async def send_email(
             NewEmail(
                 team_id=caller.team_id,
                 direction="outbound",
-                status="queued",
+                status="scheduled" if send_at else "queued",
                 source="crm",
                 message_id=message_id,
                 dedupe_key=message_id,
@@ -199,7 +206,7 @@ async def send_email(
                 text=text,
                 # What the CRM shows is sanitised like any logged mail; the wire gets what was written.
                 html=sanitize_html(html) if html else None,
-                sent_at=None,
+                sent_at=send_at,  # while scheduled: when it is to go out
                 attachments=files,
                 inbox_id=inbox.id,
                 user_id=caller.user_id,
@@ -214,21 +221,33 @@ async def send_email(
         await conn.execute(
             outbox.insert().values(
                 email_id=email_id,
-                state="pending",
+                state="scheduled" if send_at else "pending",
                 attempts=0,
-                next_attempt_at=stamp,
+                next_attempt_at=send_at or stamp,
                 payload=rt.box.encrypt(raw),
                 updated_at=stamp,
             )
         )
         if within is not None:
             await within(conn, email_id)
+        if send_at:
+            await scheduled.schedule(conn, email_id, send_at)
         view = (await email_views(rt, conn, caller.team_id, [email_id]))[0]
     rt.outbox_wakeup.set()
+    rt.jobs_wakeup.set()
     rt.timeline.publish(
         caller.team_id, {"type": "email", "email_id": email_id, "thread_id": view["thread_id"]}
     )
     return view
+
+
+def _send_at(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_send_at(value, now())
+    except BadSendAt as exc:
+        raise ServiceError("invalid_send_at", str(exc), field="send_at") from exc
 
 
 async def _reply_parent(rt: Runtime, caller: Caller, email_id: object) -> Any:

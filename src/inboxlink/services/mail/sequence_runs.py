@@ -106,14 +106,16 @@ async def run_step(rt: Runtime, payload: dict[str, Any]) -> None:
         return
     step = steps[enrolment.next_step]
     try:
-        content = await sequence_content.render_step(rt, caller, step, contact)
+        content = await sequence_content.render_step(rt, caller, step, contact, inbox.email)
     except ServiceError as exc:
         await _stop(rt, enrolment_id, "render_failed", code=exc.code, message=exc.message)
         return
     body: dict[str, Any] = {
         "inbox_id": inbox.id,
         "to": [{"email": contact.email, "name": contact.name or None}],
-        "subject": content.subject,
+        # A reply in the thread takes "Re: <the previous step's subject>" (compose does that for an
+        # empty subject), not the template's own.
+        "subject": "" if step.same_thread and previous is not None else content.subject,
         "text": content.text,
         "html": content.html,
         "contact_id": contact.id,

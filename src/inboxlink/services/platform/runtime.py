@@ -22,20 +22,22 @@ from inboxlink.storage.secretbox import SecretBox
 
 
 class Clock:
-    """The app's idea of the time: the real clock plus an offset that tests move forward (a
-    sequence's "in 3 business days") instead of sleeping. Zero outside tests."""
+    """The time every service reads through `now()`. Tests move it forward (`advance`) to see what
+    happens at a later time — a scheduled send, an expired claim — instead of sleeping."""
 
-    offset: timedelta = timedelta(0)
+    offset = timedelta(0)
 
-    def advance(self, by: timedelta) -> None:
-        self.offset += by
+    @classmethod
+    def advance(cls, by: timedelta) -> None:
+        cls.offset += by
 
-
-CLOCK = Clock()
+    @classmethod
+    def reset(cls) -> None:
+        cls.offset = timedelta(0)
 
 
 def now() -> datetime:
-    return datetime.now(UTC) + CLOCK.offset
+    return datetime.now(UTC) + Clock.offset
 
 
 def as_utc(value: datetime | None) -> datetime | None:

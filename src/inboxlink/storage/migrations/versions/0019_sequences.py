@@ -1,7 +1,7 @@
 """Sequences: sequences, sequence_steps, sequence_enrolments, sequence_sends, sequence_history
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-02 21:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0014"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

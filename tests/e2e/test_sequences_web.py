@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from inboxlink.services.mail import templates
 from tests.e2e.browser import Tab
 from tests.e2e.helpers import connect_via_service, new_login, sign_in
 from tests.e2e.live_server import LiveServer
@@ -22,7 +23,15 @@ def test_enroll_a_contact_from_the_contact_page(
     tab: Tab, live: LiveServer, mail_server: Any, provider_smtp: Any, mail_user: Any
 ) -> None:
     login = new_login("seq")
-    connect_via_service(live, login, mail_server, provider_smtp, mail_user)
+    caller, _inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
+    assert live.app is not None
+    live.call(
+        templates.create_template(
+            live.app.rt,
+            caller,
+            {"name": "Gentle nudge", "subject": "x", "text": "Hi {{ contact.first_name }}"},
+        )
+    )
     page = tab.page
     sign_in(tab, login)
 
@@ -34,11 +43,12 @@ def test_enroll_a_contact_from_the_contact_page(
     form.get_by_label("Time zone").fill("Europe/Berlin")
     form.locator("#subject-0").fill("Our demo")
     form.locator("#text-0").fill("Hi, thanks for your time today.")
-    form.locator("#text-1").fill("Just following up.")
+    form.get_by_label("Template").nth(1).select_option(label="Gentle nudge")
     form.get_by_role("button", name="Create sequence").click()
     expect(page.get_by_role("heading", name="After the demo", level=1)).to_be_visible()
     expect(page.locator("#steps li")).to_have_count(2)
     expect(page.locator("#steps")).to_contain_text("as a reply in the same thread")
+    expect(page.locator("#steps li").nth(1)).to_contain_text("template “Gentle nudge”")
     sequence_url = page.url
     assert axe_violations(page) == []
 

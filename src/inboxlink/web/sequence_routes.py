@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.mail import sequence_enrolments, sequences
+from inboxlink.services.mail import sequence_enrolments, sequences, templates
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.services.validation import DbInt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, form_int, text
@@ -43,12 +43,13 @@ def _steps_from(form: FormData) -> list[dict[str, Any]]:
     steps = []
     for n in range(FORM_STEPS):
         subject, body = text(form, f"subject_{n}"), text(form, f"text_{n}")
-        if not subject and not body:
+        template_id = form_int(text(form, f"template_{n}"))
+        if not subject and not body and template_id is None:
             continue
         delay = form_int(text(form, f"delay_{n}") or "0")
         steps.append(
-            {"subject": subject, "text": body, "delay_days": -1 if delay is None else delay,
-             "same_thread": form.get(f"same_thread_{n}") == "on"}
+            {"template_id": template_id, "subject": subject, "text": body,
+             "delay_days": -1 if delay is None else delay, "same_thread": form.get(f"same_thread_{n}") == "on"}
         )  # fmt: skip
     return steps
 
@@ -58,6 +59,7 @@ async def _list_page(
 ) -> Response:
     context = {
         "sequences": await sequences.list_sequences(web.rt, caller),
+        "templates": await templates.list_templates(web.rt, caller),
         "error": error,
         "steps": FORM_STEPS,
     }
@@ -94,7 +96,8 @@ async def sequence_page(request: Request, web: WebDep, caller: WebCaller, sequen
         enrolled = await sequence_enrolments.list_enrolments(web.rt, caller, sequence_id=sequence_id)
     except NotFound as exc:
         raise PageNotFound() from exc
-    context = {"sequence": sequence, "enrolments": enrolled, "reasons": REASONS}
+    names = {t["id"]: t["name"] for t in await templates.list_templates(web.rt, caller)}
+    context = {"sequence": sequence, "enrolments": enrolled, "reasons": REASONS, "template_names": names}
     return await web.pages.render(request, "sequence.html", context, caller=caller)
 
 

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from inboxlink.services.mail import (
     replies,
     sequence_runs,
 )  # sequence_runs: registers the step job, as the runner does
+from inboxlink.services.platform import jobs
 from inboxlink.services.platform.jobs import JobRunner
 from inboxlink.services.platform.runtime import Clock, Runtime, now
 from inboxlink.storage.platform_tables import jobs as jobs_table
@@ -361,3 +363,25 @@ async def test_template_steps_render_per_contact_and_a_missing_token_stops(
     stranger = await app.user("eve@elsewhere.test", team="elsewhere")
     foreign = await stranger.post("/api/v1/sequences", {"name": "x", "steps": steps})
     assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "template_not_found"
+
+
+async def test_a_late_step_waits_for_the_next_window(app, mail_server, provider_smtp, mail_user):
+    """The workers were down until Saturday noon: the step is not sent on the weekend but on the
+    next business day at that local time (inside the window), in the sequence's zone."""
+    user, _inbox, contact, _sequence, enrolled = await setup(
+        app, mail_server, provider_smtp, mail_user, window_start="09:00", window_end="17:00"
+    )
+    berlin = ZoneInfo("Europe/Berlin")
+    local = now().astimezone(berlin)
+    saturday = (local + timedelta(days=(5 - local.weekday()) % 7 or 7)).replace(hour=12, minute=0)
+    try:
+        Clock.advance(saturday - now())
+        with pytest.raises(jobs.Retry):
+            await sequence_runs.run_step(app.rt, {"enrolment_id": enrolled["id"]})
+        current = await enrolment(user, enrolled["id"], contact["id"])
+        assert current["emails"] == [] and current["status"] == "active"
+        monday = datetime.fromisoformat(current["next_run_at"]).astimezone(berlin)
+        assert (monday.weekday(), monday.hour, monday.minute) == (0, 12, 0)
+        assert monday.date() == (saturday + timedelta(days=2)).date()
+    finally:
+        Clock.reset()

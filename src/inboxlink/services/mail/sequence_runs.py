@@ -14,6 +14,7 @@ cannot be rendered (a missing token) stops the enrolment, saying why."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ from inboxlink.storage.tables import contacts, inboxes
 log = logging.getLogger(__name__)
 
 WAIT_FOR_INBOX = 900.0  # seconds between looks at a disconnected inbox
+LATE_SLACK = timedelta(minutes=1)
 
 
 class _StepTaken(Exception):
@@ -88,6 +90,16 @@ async def run_step(rt: Runtime, payload: dict[str, Any]) -> None:
                 .limit(1)
             )
         ).first()
+    # Run late (the workers were down over a weekend or a night): still only within the window.
+    slot = next_send_time(now(), 0, sequence.time_zone, window_of(sequence))
+    if slot > now() + LATE_SLACK:
+        async with rt.engine.begin() as conn:
+            await conn.execute(
+                sequence_enrolments.update()
+                .where(sequence_enrolments.c.id == enrolment_id, sequence_enrolments.c.status == "active")
+                .values(next_run_at=slot)
+            )
+        raise jobs.Retry((slot - now()).total_seconds(), "outside the sending window")
     if enrolment.next_step >= len(steps):
         async with rt.engine.begin() as conn:
             await end_enrolment(conn, enrolment_id, "finished", "completed")

@@ -17,7 +17,10 @@ from inboxlink.api.metrics_route import metrics_app
 from inboxlink.bcc import BccListener
 from inboxlink.config import Settings
 from inboxlink.services.accounts import webhook_delivery  # noqa: F401  (registers its job handler)
-from inboxlink.services.mail import scheduled  # noqa: F401  (registers its job handler)
+from inboxlink.services.mail import (
+    scheduled,  # noqa: F401  (registers its job handler)
+    sequence_runs,  # noqa: F401  (registers its job handler)
+)
 from inboxlink.services.platform import events as platform_events
 from inboxlink.services.platform.event_bridge import EventBridge
 from inboxlink.services.platform.jobs import JobRunner

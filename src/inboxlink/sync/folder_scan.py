@@ -18,7 +18,7 @@ from inboxlink.domain.matching import candidate_ids, find_match
 from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.mime.headers import own_id, scan_headers
 from inboxlink.services.accounts import health
-from inboxlink.services.mail import never_log_gate, replies
+from inboxlink.services.mail import bounces, never_log_gate, replies
 from inboxlink.services.platform import metrics
 from inboxlink.services.platform.own_ids import own_id_is_ours
 from inboxlink.services.platform.runtime import Runtime
@@ -34,6 +34,7 @@ MATCH_FIELDS = (
     "CC",
     "SUBJECT",
     "DATE",
+    "CONTENT-TYPE",  # a delivery report (multipart/report) is read for bounces: services.mail.bounces
     OWN_ID_HEADER.upper(),
 )
 CHUNK = 500  # UIDs per FETCH: keeps each command far below Dovecot's 64 KB line limit
@@ -116,6 +117,17 @@ class FolderScanner:
                 await replies.save_cursor(self.rt, inbox.id, folder, cursor)
             return
         await self._scan_new(client, inbox, folder, cursor, info.highestmodseq)
+
+    async def _read_bounce(self, client: imap.ImapClient, inbox: Any, uid: int) -> None:
+        """A message that answers nothing but looks like a delivery report: read it for a bounce of
+        one of our emails (nothing of it is stored). A server that refuses it loses only the bounce."""
+        try:
+            full = await client.fetch_full(uid)
+        except imap.CommandFailed as exc:
+            log.warning("inbox %s uid %s: a possible bounce could not be fetched: %s", inbox.id, uid, exc)
+            return
+        if full is not None and full.body is not None:
+            await bounces.record_bounce(self.rt, inbox, full.body)
 
     def _own_copies(self, fetched: Sequence[imap.FetchedMessage]) -> dict[int, str]:
         """uid → our id, for copies whose X-Inboxlink-Id carries a valid MAC: never logged. Only a
@@ -232,6 +244,8 @@ class FolderScanner:
                     continue
                 match = find_match(summaries[message.uid], lookup)
                 if match is None:
+                    if not outbound and bounces.is_candidate(message.header or b""):
+                        await self._read_bounce(client, inbox, message.uid)
                     continue
                 if await never_log_gate.not_logged(self.rt, inbox, message.header or b"", outbound=outbound):
                     continue  # never-log list / internal mail: decided on the headers, never fetched

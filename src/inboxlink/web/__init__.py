@@ -4,8 +4,8 @@
 `app.state.runtime`). Pages: /login, /contacts, /contacts/{id} (record, timeline, composer),
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
 /settings (inboxes, BCC address), /settings/webhooks (admins), /settings/privacy (never-log,
-retention, forget), /replies and /notifications (issue 14), /templates (templates and snippets); /events is
-the SSE feed; /static holds app.css and app.js.
+retention, forget), /replies and /notifications (issue 14), /templates (templates and snippets), /sequences
+and /sequences/{id}; /events is the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from inboxlink.web import (
     privacy_routes,
     reply_routes,
     search_routes,
+    sequence_routes,
     settings_routes,
     template_routes,
     webhook_routes,
@@ -63,6 +64,7 @@ def install(app: FastAPI) -> None:
         asset_routes,
         contact_manage_routes,
         template_routes,
+        sequence_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -15,7 +15,7 @@ from inboxlink.services.crm import contacts, records, unread
 from inboxlink.services.crm.contact_activity import SORTS
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.validation import MAX_DB_INT, MIN_DB_INT, DbInt
-from inboxlink.web import contact_manage_routes
+from inboxlink.web import contact_manage_routes, sequence_routes
 from inboxlink.web import format as fmt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
@@ -233,6 +233,8 @@ async def contact_record(
             "profile": await contact_manage_routes.profile_facts(web, caller, contact_id),
             "merged_count": merged,
             "profile_saved": saved,
+            **await sequence_routes.contact_context(web.rt, caller, contact_id),
+            "enrol_error": sequence_routes.enrol_error(request.query_params.get("enrol_error")),
         },
         caller=caller,
     )

@@ -153,6 +153,9 @@ def email_status(email: dict[str, Any]) -> dict[str, str]:
     if status == "failed":
         message = error.get("message") if error else "the mail server did not accept it"
         return {"state": "failed", "label": "Not sent", "detail": f"Not sent: {message}"}
+    if status == "bounced":
+        message = error.get("message") if error else "the recipient's server returned it"
+        return {"state": "failed", "label": "Bounced", "detail": f"Bounced: {message}"}
     return {"state": "logged", "label": "Logged", "detail": ""}
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.content_types import attachment_type
 from inboxlink.domain.message_ids import new_message_id, trim_references
@@ -94,7 +97,14 @@ def _attachments(raw: Any, max_bytes: int) -> list[Attachment]:
     return files
 
 
-async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
+# Called inside send_email's transaction with the new email's id: a caller's own rows (a sequence
+# step's record) commit together with the email and its outbox job, or not at all.
+WithinSend = Callable[[AsyncConnection, int], Awaitable[None]]
+
+
+async def send_email(
+    rt: Runtime, caller: Caller, body: dict[str, Any], *, within: WithinSend | None = None
+) -> dict[str, object]:
     inbox_id = db_int(body.get("inbox_id"), field="inbox_id", what="the id of an inbox")
     if inbox_id is None:
         raise ServiceError(
@@ -218,6 +228,8 @@ async def send_email(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[
                 updated_at=stamp,
             )
         )
+        if within is not None:
+            await within(conn, email_id)
         if send_at:
             await scheduled.schedule(conn, email_id, send_at)
         view = (await email_views(rt, conn, caller.team_id, [email_id]))[0]

@@ -26,7 +26,7 @@ from inboxlink.mime.build import OWN_ID_HEADER
 from inboxlink.services.accounts import credentials
 from inboxlink.services.accounts.health import mark_disconnected
 from inboxlink.services.crm.timeline import email_views
-from inboxlink.services.mail import never_log_gate
+from inboxlink.services.mail import never_log_gate, sequence_stops
 from inboxlink.services.platform import events, metrics
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.smtp import (
@@ -130,6 +130,8 @@ async def _finish(
         await events.record(
             rt, conn, email.team_id, "email.sent" if status == "sent" else "email.failed", view
         )
+        if status == "failed":
+            await sequence_stops.on_send_failed(rt, conn, email.team_id, email.id)
     rt.timeline.publish(email.team_id, {"type": "email", "email_id": email.id, "thread_id": email.thread_id})
 
 

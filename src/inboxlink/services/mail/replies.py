@@ -22,6 +22,7 @@ from inboxlink.domain.models import Address, Attachment, ParsedMessage
 from inboxlink.domain.threads import ThreadFacts, decide_thread
 from inboxlink.domain.tracking import inbox_scope, scope_rank, user_scope, visible_scopes
 from inboxlink.services.crm.timeline import NewEmail, email_views, existing_email_id, store_email, track_ids
+from inboxlink.services.mail import sequence_stops
 from inboxlink.services.platform import events, metrics
 from inboxlink.services.platform.leases import fence
 from inboxlink.services.platform.mail_parsing import parse_untrusted
@@ -245,6 +246,13 @@ async def log_matched_message(
             email_id = await store_email(rt, conn, new)
             (view,) = await email_views(rt, conn, inbox.team_id, [email_id])
             await events.record(rt, conn, inbox.team_id, "email.logged", view)
+            if not outbound and parsed.sender is not None:
+                # A reply (or an out-of-office) from a contact in a sequence: stopped in this transaction.
+                await sequence_stops.on_inbound(
+                    conn, inbox.team_id, email_id, parsed.sender.email,
+                    sequence_stops.auto_reply_of(raw, parsed.subject),
+                    frozenset(await own_addresses(conn, inbox.team_id)),
+                )  # fmt: skip
             await _write_cursor(conn, inbox.id, folder, advanced)
             await conn.execute(inboxes.update().where(inboxes.c.id == inbox.id).values(last_sync_at=now()))
     except IntegrityError:

@@ -1,7 +1,7 @@
 """Event feed positions: handed out after commit, in one writer at a time (docs/webhooks.md)
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02 20:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Templates and snippets: email_templates, snippets
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-02 21:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0014"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 contact_profiles (first/last name, job title, owner, lifecycle stage)
 
 Revision ID: 0020
-Revises: 0014
+Revises: 0019
 Create Date: 2026-12-02 20:50:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0014"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.peers.dovecot import MailServer, MailUser, dovecot_binary, start_mail_server
 from tests.peers.provider_smtp import ProviderSmtp, start_provider_smtp
+from tests.support.receiver import Receiver, start_receiver
 
 __all__ = ["MailUser"]  # re-exported for type hints; it lives in tests.peers.dovecot
 
@@ -58,6 +59,14 @@ def trust_test_ca(mail_server: MailServer, monkeypatch: pytest.MonkeyPatch) -> s
     """Make ssl.create_default_context() trust the peers' certificate (via SSL_CERT_FILE)."""
     monkeypatch.setenv("SSL_CERT_FILE", mail_server.ca_file)
     return mail_server.ca_file
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback (tests/support/receiver.py), closed after the test."""
+    r = start_receiver()
+    yield r
+    r.close()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from inboxlink.services.platform.jobs import JobRunner
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, Tab, screenshot
 from tests.e2e.helpers import new_login, sign_in
 from tests.e2e.live_server import PASSWORD, LiveServer
-from tests.support.receiver import Receiver, start_receiver
+from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.browser
 
@@ -54,13 +54,6 @@ def hooked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
         server.call(stop())
         server.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = start_receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +20,11 @@ from inboxlink.services.platform.jobs import JobRunner
 from tests.support.app import TestApp as LiveApp
 from tests.support.app import TestUser as ApiUser
 from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
-from tests.support.receiver import Receiver, start_receiver
+from tests.support.receiver import Receiver
 
 FAST = {"INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "true", "INBOXLINK_JOBS_POLL": "0.1"}
 UNREACHABLE = postgres_reachable()
 pytestmark = pytest.mark.skipif(UNREACHABLE is not None, reason=UNREACHABLE or "")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = start_receiver()
-    yield r
-    r.close()
 
 
 @contextlib.asynccontextmanager

@@ -6,17 +6,16 @@ from __future__ import annotations
 import signal
 import smtplib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from standardwebhooks import Webhook
 
-from tests.support.receiver import Receiver, start_receiver
+from tests.support.receiver import Receiver
 from tests.support.serve import ServeProcess
 
 
@@ -27,13 +26,6 @@ def _wait(check: Callable[[], Any], timeout: float) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"not within {timeout}s")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = start_receiver()
-    yield r
-    r.close()
 
 
 def test_delivered_after_a_kill_minus_9(tmp_path: Path, mail_server: Any, receiver: Receiver) -> None:

@@ -1,14 +1,13 @@
 """Webhooks and the events feed against a real HTTP receiver on loopback (allow-private config):
 signed Standard Webhooks deliveries of real events, retries with the same webhook-id, team
-isolation, the SSRF refusal, and the feed's paging."""
+isolation and the feed's paging; the request's safety (SSRF, redirects, limits) is in
+test_webhook_safety.py."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,73 +15,31 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from inboxlink.services.accounts import (
     health,
     webhook_delivery,  # noqa: F401  (registers the job handler)
 )
-from inboxlink.services.accounts.users import create_token, create_user
 from inboxlink.services.platform import events, jobs
-from inboxlink.services.platform.jobs import JobRunner
 from inboxlink.services.platform.runtime import as_utc, now
 from inboxlink.storage.platform_tables import webhooks
-from tests.peers.dns import DnsServer, dnsmasq_binary
 from tests.support.app import TestApp as LiveApp
-from tests.support.app import TestUser as ApiUser
 from tests.support.app import running_app, wait_for
 from tests.support.flows import connect, start_conversation
 from tests.support.receiver import Receiver, start_receiver
 from tests.support.replies import deliver_reply
 from tests.support.web import served, sign_in
-
-FAST = {
-    "INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "true",
-    "INBOXLINK_WEBHOOK_RETRY_BASE": "0.05",
-    "INBOXLINK_JOBS_POLL": "0.1",
-}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = start_receiver()
-    yield r
-    r.close()
-
-
-@contextlib.asynccontextmanager
-async def jobs_running(app: LiveApp) -> AsyncIterator[JobRunner]:
-    runner = JobRunner(app.rt)
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, 15)
-
-
-@pytest.fixture
-async def hooked_app(tmp_path: Path, trust_test_ca: Any) -> AsyncIterator[LiveApp]:
-    async with running_app(tmp_path / "data", **FAST) as app, jobs_running(app):
-        yield app
-
-
-async def admin(app: LiveApp, email: str, team: str = "default") -> ApiUser:
-    caller = await create_user(app.rt, email, "correct horse battery", team=team, admin=True)
-    return ApiUser(caller, await create_token(app.rt, email), app.client)
-
-
-async def subscribe(user: ApiUser, url: str, kinds: list[str]) -> dict[str, Any]:
-    resp = await user.post("/api/v1/webhooks", {"url": url, "events": kinds})
-    assert resp.status_code == 201, resp.text
-    body: dict[str, Any] = resp.json()
-    return body
-
-
-def verified(secret: str, got: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = Webhook(secret).verify(got.body, got.headers)
-    return payload
+from tests.support.webhooks import (
+    FAST,
+    admin,
+    deliveries_of,
+    jobs_running,
+    received_at_least,
+    record,
+    subscribe,
+    verified,
+)
 
 
 async def test_reply_in_inbox_gives_one_signed_email_logged_only_to_its_team(
@@ -103,7 +60,7 @@ async def test_reply_in_inbox_gives_one_signed_email_logged_only_to_its_team(
             app, mail_server, provider_smtp, mail_user, to="client@prospect.test", subject="Our offer"
         )
         deliver_reply(mail_server, mail_user.email, "client@prospect.test", sent["message_id"], "Yes please")
-        await wait_for(lambda: _count(receiver, 1), timeout=30)
+        await wait_for(lambda: received_at_least(receiver, 1), timeout=30)
         got = receiver.requests[0]
         payload = verified(hook["secret"], got)
         assert payload["type"] == "email.logged"
@@ -118,27 +75,13 @@ async def test_reply_in_inbox_gives_one_signed_email_logged_only_to_its_team(
         ]
         feed = (await rival.get("/api/v1/events")).json()
         assert feed["items"] == []
-        await wait_for(lambda: _count(sent_receiver, 1))
+        await wait_for(lambda: received_at_least(sent_receiver, 1))
         sent_payload = verified(sent_hook["secret"], sent_receiver.requests[0])
         assert sent_payload["type"] == "email.sent" and sent_payload["data"]["id"] == sent["id"]
         assert sent_payload["data"]["status"] == "sent" and len(sent_receiver.requests) == 1
         sent_receiver.close()
     finally:
         other_receiver.close()
-
-
-async def _count(receiver: Receiver, n: int) -> bool:
-    return len(receiver.requests) >= n
-
-
-async def _status(user: ApiUser, hook_id: int) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (await user.get(f"/api/v1/webhooks/{hook_id}/deliveries")).json()["items"]
-    return items
-
-
-async def record(app: LiveApp, team_id: int, kind: str, data: dict[str, Any]) -> None:
-    async with app.rt.engine.begin() as conn:
-        await events.record(app.rt, conn, team_id, kind, data)
 
 
 async def test_receiver_failing_then_answering_gets_it_once_with_the_same_id(
@@ -151,7 +94,7 @@ async def test_receiver_failing_then_answering_gets_it_once_with_the_same_id(
     await record(hooked_app, boss.caller.team_id, "inbox.reconnected", {"id": 1, "status": "connected"})
 
     async def settled() -> bool:
-        return all(d["status"] == "delivered" for d in await _status(boss, hook["id"]))
+        return all(d["status"] == "delivered" for d in await deliveries_of(boss, hook["id"]))
 
     await wait_for(settled, timeout=30)
     answered = [(r.headers["webhook-id"], r.answered) for r in receiver.requests]
@@ -159,7 +102,7 @@ async def test_receiver_failing_then_answering_gets_it_once_with_the_same_id(
     # The first event is retried (same id each time) until it gets through; only then the second.
     assert answered == [(first, 500), (first, 500), (first, 503), (first, 200), (second, 200)]
     assert [json.loads(r.body)["type"] for r in receiver.requests][-1] == "inbox.reconnected"
-    deliveries = await _status(boss, hook["id"])
+    deliveries = await deliveries_of(boss, hook["id"])
     assert sorted(d["attempts"] for d in deliveries) == [1, 4]
     assert all(d["last_status_code"] == 200 for d in deliveries)
 
@@ -170,9 +113,9 @@ async def test_a_dead_endpoint_does_not_hold_back_another(hooked_app: LiveApp, r
     await subscribe(boss, receiver.url, ["email.sent"])
     for n in range(3):
         await record(hooked_app, boss.caller.team_id, "email.sent", {"id": n})
-    await wait_for(lambda: _count(receiver, 3), timeout=20)
+    await wait_for(lambda: received_at_least(receiver, 3), timeout=20)
     assert [json.loads(r.body)["data"]["id"] for r in receiver.requests] == [0, 1, 2]
-    stuck = await _status(boss, dead["id"])
+    stuck = await deliveries_of(boss, dead["id"])
     assert stuck[-1]["status"] == "pending" and "could not connect" in stuck[-1]["last_error"]
 
 
@@ -185,7 +128,7 @@ async def test_failed_after_the_window_then_retried_by_hand(tmp_path: Path, rece
         await record(app, boss.caller.team_id, "email.failed", {"id": 9})
 
         async def failed() -> list[dict[str, Any]] | None:
-            items = await _status(boss, hook["id"])
+            items = await deliveries_of(boss, hook["id"])
             return items if items[0]["status"] == "failed" else None
 
         (gave_up,) = await wait_for(failed)
@@ -197,55 +140,10 @@ async def test_failed_after_the_window_then_retried_by_hand(tmp_path: Path, rece
         assert again.status_code == 200, again.text
 
         async def delivered() -> bool:
-            return (await _status(boss, hook["id"]))[0]["status"] == "delivered"
+            return (await deliveries_of(boss, hook["id"]))[0]["status"] == "delivered"
 
         await wait_for(delivered)
         assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
-
-
-async def test_private_and_plain_urls_are_refused_by_default(app: LiveApp) -> None:
-    boss = await admin(app, "boss@crm.test")
-    for url, code in [
-        ("https://127.0.0.1/hooks", "private_address_refused"),
-        ("https://localhost:8443/x", "private_address_refused"),
-        ("https://10.1.2.3/x", "private_address_refused"),
-        ("https://[fe80::1]/x", "private_address_refused"),
-        ("http://example.com/x", "invalid_url"),
-        ("ftp://example.com/x", "invalid_url"),
-    ]:
-        resp = await boss.post("/api/v1/webhooks", {"url": url, "events": ["email.sent"]})
-        assert resp.status_code == 422, (url, resp.text)
-        assert resp.json()["error"]["code"] == code, url
-    bad = await boss.post("/api/v1/webhooks", {"url": "https://example.com/x", "events": ["email.exploded"]})
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_field"
-    seller = await app.user("seller@crm.test")
-    refused = await seller.post(
-        "/api/v1/webhooks", {"url": "https://example.com/x", "events": ["email.sent"]}
-    )
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
-
-
-async def test_private_address_checked_again_at_send_time(tmp_path: Path, receiver: Receiver) -> None:
-    """Created while private targets were allowed, sent after they no longer are (same data):
-    the delivery is refused, never posted."""
-    data = tmp_path / "data"
-    async with running_app(data, worker=False, **FAST) as app:
-        boss = await admin(app, "boss@crm.test")
-        hook = await subscribe(boss, receiver.url, ["email.sent"])
-    strict = {**FAST, "INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "false"}
-    async with running_app(data, worker=False, **strict) as app, jobs_running(app):
-        await record(app, boss.caller.team_id, "email.sent", {"id": 1})
-        token = await create_token(app.rt, "boss@crm.test")
-        user = ApiUser(boss.caller, token, app.client)
-
-        async def tried() -> list[dict[str, Any]] | None:
-            items = await _status(user, hook["id"])
-            return items if items and items[0]["attempts"] else None
-
-        (refused,) = await wait_for(tried)
-        # Plain http to loopback: refused by the send-time check like at creation.
-        assert refused["last_status_code"] is None and "https" in refused["last_error"]
-    assert receiver.requests == []
 
 
 async def test_events_feed_pages_in_order_and_only_the_teams(app: LiveApp) -> None:
@@ -295,7 +193,7 @@ async def test_rotated_secret_old_and_new_both_verify(hooked_app: LiveApp, recei
     rotated = (await boss.post(f"/api/v1/webhooks/{hook['id']}/rotate-secret")).json()
     assert rotated["secret"] != hook["secret"]
     await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 5})
-    await wait_for(lambda: _count(receiver, 1))
+    await wait_for(lambda: received_at_least(receiver, 1))
     got = receiver.requests[0]
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     assert verified(hook["secret"], got)["data"] == {"id": 5}
@@ -306,7 +204,7 @@ async def test_rotated_secret_old_and_new_both_verify(hooked_app: LiveApp, recei
         assert timedelta(hours=23, minutes=59) < as_utc(until) - now() <= timedelta(hours=24)
         await conn.execute(webhooks.update().values(previous_until=now() - timedelta(seconds=1)))
     await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 6})
-    await wait_for(lambda: _count(receiver, 2))
+    await wait_for(lambda: received_at_least(receiver, 2))
     later = receiver.requests[1]
     assert len(later.headers["webhook-signature"].split(" ")) == 1
     assert verified(rotated["secret"], later)["data"] == {"id": 6}
@@ -347,7 +245,7 @@ async def test_admin_page_adds_an_endpoint_and_sends_a_test_event(
             f"/settings/webhooks/{hook_id.group(1)}/test", data={"csrf_token": _csrf(added.text)}
         )
         assert sent.status_code == 303
-        await wait_for(lambda: _count(receiver, 1))
+        await wait_for(lambda: received_at_least(receiver, 1))
         assert verified(secret.group(1), receiver.requests[0])["type"] == "webhook.test"
 
         async def listed() -> bool:
@@ -412,127 +310,3 @@ async def test_events_past_retention_are_pruned(tmp_path: Path) -> None:
         with pytest.raises(jobs.Retry):  # periodic: it schedules its next run
             await events.prune(app.rt, {})
         assert (await boss.get("/api/v1/events")).json()["items"] == []
-
-
-async def test_https_receiver_by_name_with_a_verified_certificate(
-    hooked_app: LiveApp, mail_server: Any
-) -> None:
-    """https://localhost:PORT: resolved and checked, connected to by address, TLS verified for the name."""
-    secure = start_receiver(tls=(mail_server.ca_file, mail_server.key_file))
-    try:
-        boss = await admin(hooked_app, "boss@crm.test")
-        hook = await subscribe(boss, secure.url, ["email.sent"])
-        await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 3})
-        await wait_for(lambda: _count(secure, 1))
-        got = secure.requests[0]
-        assert got.headers["host"] == f"localhost:{secure.server.server_address[1]}"
-        assert verified(hook["secret"], got)["data"] == {"id": 3}
-    finally:
-        secure.close()
-
-
-async def test_a_redirect_is_not_followed(hooked_app: LiveApp, receiver: Receiver) -> None:
-    """A 307 to another address is an unsuccessful answer: retried to the same URL, and the
-    address it points to hears nothing (a redirect must not lead the sender around the address
-    rule)."""
-    elsewhere = start_receiver()
-    try:
-        boss = await admin(hooked_app, "boss@crm.test")
-        hook = await subscribe(boss, receiver.url, ["email.sent"])
-        receiver.default, receiver.location = 307, elsewhere.url
-        await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 4})
-        await wait_for(lambda: _count(receiver, 2), timeout=20)  # the first attempt and a retry
-        (pending,) = await _status(boss, hook["id"])
-        assert pending["status"] == "pending" and pending["last_status_code"] == 307
-        assert pending["last_error"] == "the receiver answered HTTP 307"
-        assert elsewhere.requests == []
-    finally:
-        elsewhere.close()
-
-
-async def test_an_endless_answer_is_read_only_up_to_the_limit(
-    hooked_app: LiveApp, receiver: Receiver
-) -> None:
-    """A receiver that streams a body without end: the sender reads a few KiB, takes the 200,
-    hangs up, and the delivery is delivered (without the limit it would read for ever: the 10 s
-    timeout is per read, and this receiver never pauses)."""
-    boss = await admin(hooked_app, "boss@crm.test")
-    hook = await subscribe(boss, receiver.url, ["email.sent"])
-    receiver.endless_body = True
-    await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 8})
-
-    async def delivered() -> bool:
-        items = await _status(boss, hook["id"])
-        return bool(items) and items[0]["status"] == "delivered"
-
-    await wait_for(delivered, timeout=20)
-    assert len(receiver.requests) == 1
-    sent_then = receiver.body_bytes_sent
-    await asyncio.sleep(0.5)
-    assert receiver.body_bytes_sent == sent_then  # the connection is closed: nothing more flows
-    assert sent_then < 16 * 1024 * 1024  # at most socket buffers' worth ever left the receiver
-
-
-async def test_a_delivery_carries_only_the_signature_headers(hooked_app: LiveApp, receiver: Receiver) -> None:
-    boss = await admin(hooked_app, "boss@crm.test")
-    hook = await subscribe(boss, receiver.url, ["email.sent"])
-    await record(hooked_app, boss.caller.team_id, "email.sent", {"id": 6})
-    await wait_for(lambda: _count(receiver, 1))
-    got = receiver.requests[0]
-    assert set(got.headers) <= {
-        "host",
-        "accept",
-        "accept-encoding",
-        "connection",
-        "user-agent",
-        "content-type",
-        "content-length",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-    }, got.headers
-    assert hook["secret"] not in json.dumps(got.headers) + got.body.decode()
-
-
-@pytest.mark.skipif(dnsmasq_binary() is None, reason="dnsmasq is not installed")
-async def test_a_name_rebound_to_loopback_is_refused_at_send_time(tmp_path: Path, receiver: Receiver) -> None:
-    """DNS rebinding, with a real DNS server (dnsmasq on loopback, INBOXLINK_DNS_SERVERS): the name
-    pointed to a public address when the webhook was created, and to this server when the event is
-    sent. The send-time check refuses it; nothing reaches the receiver listening there."""
-    port = receiver.server.server_address[1]
-    dns = DnsServer(
-        tmp_path / "dns",
-        ["rebind.test"],
-        {},
-        hosts={"hooks.rebind.test": "93.184.215.14", "inside.rebind.test": "127.0.0.1"},
-    )
-    dns.start()
-    try:
-        env = {
-            **FAST,
-            "INBOXLINK_WEBHOOK_ALLOW_PRIVATE": "false",
-            "INBOXLINK_DNS_SERVERS": dns.address,
-        }
-        async with running_app(tmp_path / "data", worker=False, **env) as app:
-            boss = await admin(app, "boss@crm.test")
-            inside = await boss.post(
-                "/api/v1/webhooks",
-                {"url": f"https://inside.rebind.test:{port}/hooks", "events": ["email.sent"]},
-            )
-            assert inside.status_code == 422  # resolved by the same servers at creation
-            assert inside.json()["error"]["code"] == "private_address_refused"
-            hook = await subscribe(boss, f"https://hooks.rebind.test:{port}/hooks", ["email.sent"])
-            dns.rebind({"hooks.rebind.test": "127.0.0.1"})
-            await record(app, boss.caller.team_id, "email.sent", {"id": 1})
-            async with jobs_running(app):
-
-                async def tried() -> list[dict[str, Any]] | None:
-                    items = await _status(boss, hook["id"])
-                    return items if items and items[0]["attempts"] else None
-
-                (refused,) = await wait_for(tried)
-            assert refused["status"] == "pending" and refused["last_status_code"] is None
-            assert "loopback" in refused["last_error"]
-        assert receiver.requests == []
-    finally:
-        dns.stop()

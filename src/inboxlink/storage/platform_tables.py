@@ -66,6 +66,19 @@ events = Table(
         postgresql_where=text("position IS NULL"),
         sqlite_where=text("position IS NULL"),
     ),
+    # Never reuse an id (SQLite's plain rowid is max + 1): `evt_N` is the webhook-id receivers
+    # deduplicate on, so a deleted event's id must not come back on a new one.
+    sqlite_autoincrement=True,
+)
+
+# The last feed position handed out (one row, id 1). Positions come from here rather than from
+# max(events.position) + 1, which goes back when the newest events are deleted (services.crm.erase)
+# and would give a poller positions it has already passed.
+event_positions = Table(
+    "event_positions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last", BigInteger, nullable=False),
 )
 
 webhooks = Table(

@@ -8,8 +8,9 @@ Order. The feed and each endpoint's deliveries follow `events.position`, not the
 PostgreSQL several processes write events: a transaction can take id 5, stay open, and commit after
 the one with id 6 was read, so a poller whose cursor passed 6 would never see 5. Positions are
 therefore handed out only to committed events, by `sequence` — one sequencer at a time (an advisory
-transaction lock), each run numbering what is committed and unnumbered above the highest position
-so far — and readers look only at numbered events. What a poller has seen is then always a prefix
+transaction lock), each run numbering what is committed and unnumbered from a counter that never
+goes back (event_positions; not max(position), which deleting the newest events lowers) — and
+readers look only at numbered events. What a poller has seen is then always a prefix
 of the feed. SQLite has one writer, which holds the database's write lock from its first write to
 its commit, so there `record` numbers the event in its own transaction (commit order = id order).
 
@@ -30,7 +31,7 @@ from inboxlink.services.errors import ServiceError
 from inboxlink.services.platform import jobs
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
-from inboxlink.storage.platform_tables import events, webhook_deliveries, webhooks
+from inboxlink.storage.platform_tables import event_positions, events, webhook_deliveries, webhooks
 
 EVENT_TYPES = ("email.logged", "email.sent", "email.failed", "inbox.disconnected", "inbox.reconnected")
 DELIVER = "webhook.deliver"
@@ -59,10 +60,24 @@ def event_id(row_id: int) -> str:
     return f"evt_{row_id}"
 
 
-def _insert(conn: AsyncConnection, **values: Any) -> Any:
+async def _take_positions(conn: AsyncConnection, count: int) -> int:
+    """The first of `count` new feed positions, from the counter that never goes back (a position
+    must never be given twice: pollers whose cursor passed it would skip the second event). Only one
+    writer at a time gets here: SQLite's write lock, PostgreSQL's sequencer lock."""
+    bumped = await conn.execute(
+        event_positions.update().where(event_positions.c.id == 1).values(last=event_positions.c.last + count)
+    )
+    if bumped.rowcount == 0:  # a database created from the metadata, without the migration's row
+        top = select(func.coalesce(func.max(events.c.position), 0)).scalar_subquery()
+        await conn.execute(event_positions.insert().values(id=1, last=top + count))
+    last = (await conn.execute(select(event_positions.c.last).where(event_positions.c.id == 1))).scalar_one()
+    return int(last) - count + 1
+
+
+async def _insert(conn: AsyncConnection, **values: Any) -> Any:
     """The event row; numbered at once on SQLite (see the module docstring), later on PostgreSQL."""
     if conn.dialect.name == "sqlite":
-        values["position"] = select(func.coalesce(func.max(events.c.position), 0) + 1).scalar_subquery()
+        values["position"] = await _take_positions(conn, 1)
     return events.insert().values(**values)
 
 
@@ -94,12 +109,12 @@ async def sequence(conn: AsyncConnection) -> int:
     )
     if not waiting:
         return 0
-    top = (await conn.execute(select(func.coalesce(func.max(events.c.position), 0)))).scalar_one()
+    first = await _take_positions(conn, len(waiting))
     await conn.execute(
         events.update()
         .where(events.c.id == bindparam("event_row"))
         .values(position=bindparam("new_position")),
-        [{"event_row": row, "new_position": top + n} for n, row in enumerate(waiting, 1)],
+        [{"event_row": row, "new_position": first + n} for n, row in enumerate(waiting)],
     )
     await conn.execute(
         webhook_deliveries.update()
@@ -130,7 +145,7 @@ async def record(rt: Runtime, conn: AsyncConnection, team_id: int, kind: str, da
     stamp = now()
     email_id = data.get("id") if kind.startswith("email.") else None
     result = await conn.execute(
-        _insert(
+        await _insert(
             conn, team_id=team_id, type=kind, email_id=email_id, data=seal_data(rt, data), created_at=stamp
         )
     )
@@ -164,7 +179,7 @@ async def record_test(rt: Runtime, conn: AsyncConnection, team_id: int, webhook_
     stamp = now()
     data = {"message": "A test event from inboxlink."}
     result = await conn.execute(
-        _insert(conn, team_id=team_id, type=TEST, data=seal_data(rt, data), created_at=stamp)
+        await _insert(conn, team_id=team_id, type=TEST, data=seal_data(rt, data), created_at=stamp)
     )
     created = new_id(result)
     await conn.execute(

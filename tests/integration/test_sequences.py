@@ -27,7 +27,7 @@ from tests.integration.conftest import CLIENT
 from tests.support import app as support
 from tests.support.app import wait_for
 from tests.support.flows import connect, monitor_connected, wait_sent
-from tests.support.replies import make_reply
+from tests.support.replies import dsn_for, make_reply
 from tests.support.web import sign_in
 
 STEPS = [
@@ -168,21 +168,6 @@ async def test_out_of_office_does_not_stop_it(app, jobs_running, mail_server, pr
 
     current = await wait_for(finished, timeout=20)
     assert current["status"] == "finished" and current["stop_reason"] == "completed"
-
-
-def dsn_for(message_id: str, mailbox: str) -> bytes:
-    return (
-        b"From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\n"
-        b"To: " + mailbox.encode() + b"\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        b"Message-ID: <dsn.42@mx.example.test>\r\nDate: Wed, 02 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/report; report-type=delivery-status; boundary="RPT"\r\n\r\n'
-        b"--RPT\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
-        b"--RPT\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.test\r\n\r\n"
-        b"Final-Recipient: rfc822; " + CLIENT.encode() + b"\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-        b"Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n"
-        b"--RPT\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" + message_id.encode() + b">\r\n"
-        b"Subject: Our offer\r\n\r\n--RPT--\r\n"
-    )
 
 
 async def test_bounce_marks_step_one_bounced_and_stops(

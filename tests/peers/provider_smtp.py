@@ -47,6 +47,9 @@ class ProviderSmtp:
     # AUTH XOAUTH2: access token → the address it was issued for, or None (the fake OAuth provider's
     # introspection); without one, XOAUTH2 is refused.
     token_checker: Callable[[str], str | None] | None
+    # Called with each relayed message before the 250 is answered (in the relay's thread): lets a
+    # test make things happen while the client still waits for the answer.
+    before_answer: Callable[[bytes], None] | None
 
     def __init__(self, mail: MailServer) -> None:
         self.host = HOST
@@ -63,6 +66,7 @@ class ProviderSmtp:
         self.tempfail_users = set()
         self.aliases = {}
         self.token_checker = None
+        self.before_answer = None
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(mail.ca_file, mail.key_file)
@@ -125,6 +129,8 @@ class ProviderSmtp:
             return f"451 4.3.0 relay into Dovecot failed: {exc}"
         # Recipients that are no Dovecot users are just recorded (mail to the outside world).
         self.received.append((mail_from, list(rcpt_tos), data))
+        if self.before_answer is not None:
+            self.before_answer(data)
         return "250 2.0.0 OK"
 
 

@@ -54,3 +54,20 @@ def deliver_reply(
     reply_id, raw = make_reply(sender=sender, to=mailbox, subject=subject, text=text, in_reply_to=parent_id)
     mail_server.deliver(mailbox, raw)
     return reply_id
+
+
+def dsn_for(message_id: str, mailbox: str, recipient: str = "client@prospect.test") -> bytes:
+    """A delivery status notification (RFC 3464) as Postfix writes one: `recipient` unknown, our
+    email known only by its Message-ID in the returned headers."""
+    return (
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\n"
+        b"To: " + mailbox.encode() + b"\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <dsn.42@mx.example.test>\r\nDate: Wed, 02 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="RPT"\r\n\r\n'
+        b"--RPT\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        b"--RPT\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.test\r\n\r\n"
+        b"Final-Recipient: rfc822; " + recipient.encode() + b"\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n"
+        b"--RPT\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" + message_id.encode() + b">\r\n"
+        b"Subject: Our offer\r\n\r\n--RPT--\r\n"
+    )

@@ -116,22 +116,26 @@ async def _finish(
         if moved.rowcount != 1:
             return  # resolved meanwhile by someone else (recovery): their verdict stands
         metrics.SENDS.labels(status).inc()
-        await conn.execute(
+        sent_at = now() if status == "sent" else None
+        changed = await conn.execute(
             emails.update()
-            .where(emails.c.id == job.email_id)
-            .values(
-                status=status,
-                error=error,
-                sent_folder_copy=folder,
-                sent_at=now() if status == "sent" else None,
+            # A bounce can be recorded before this (the DSN came back while we waited for the 250
+            # or saved the Sent copy): it is the later news, and its reason stays.
+            .where(emails.c.id == job.email_id, emails.c.status != "bounced")
+            .values(status=status, error=error, sent_folder_copy=folder, sent_at=sent_at)
+        )
+        if changed.rowcount == 1:
+            (view,) = await email_views(rt, conn, email.team_id, [email.id])
+            kind = "email.sent" if status == "sent" else "email.failed"
+            await events.record(rt, conn, email.team_id, kind, view)
+            if status == "failed":
+                await sequence_stops.on_send_failed(rt, conn, email.team_id, email.id)
+        else:  # bounced: its `email.failed` was emitted then, and no `email.sent` comes after it
+            await conn.execute(
+                emails.update()
+                .where(emails.c.id == job.email_id)
+                .values(sent_folder_copy=folder, sent_at=sent_at)
             )
-        )
-        (view,) = await email_views(rt, conn, email.team_id, [email.id])
-        await events.record(
-            rt, conn, email.team_id, "email.sent" if status == "sent" else "email.failed", view
-        )
-        if status == "failed":
-            await sequence_stops.on_send_failed(rt, conn, email.team_id, email.id)
     rt.timeline.publish(email.team_id, {"type": "email", "email_id": email.id, "thread_id": email.thread_id})
 
 

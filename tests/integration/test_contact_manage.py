@@ -127,6 +127,7 @@ async def test_edit_merge_and_delete_contacts(app):
         "email": "pat.work@gmail.com",
         "emails": 3,
         "deals": 1,
+        "enrolments": 0,
     }
     emails = (await sam.get(f"/api/v1/contacts/{keep['id']}/emails")).json()["items"]
     assert sorted(e["id"] for e in emails) == sorted([mine, *theirs])

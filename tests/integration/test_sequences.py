@@ -376,3 +376,40 @@ async def test_a_late_step_waits_for_the_next_window(app, mail_server, provider_
         assert monday.date() == (saturday + timedelta(days=2)).date()
     finally:
         Clock.reset()
+
+
+async def test_merging_contacts_keeps_their_enrolments(
+    app, jobs_running, mail_server, provider_smtp, mail_user
+):
+    """The duplicate's enrolments move to the kept contact (the delete used to cascade them away);
+    both active in the same sequence: the kept one's goes on, the duplicate's ends as `merged`."""
+    user, inbox, keep, sequence, kept_enrolment = await setup(app, mail_server, provider_smtp, mail_user)
+    dup = (await user.post("/api/v1/contacts", {"email": "chris.private@prospect.test"})).json()
+    other = (
+        await user.post(
+            "/api/v1/sequences",
+            {"name": "Newsletter follow-up", "time_zone": "UTC", "window_start": "00:00",
+             "window_end": "23:59", "steps": [{**STEPS[0], "delay_days": 1}]},
+        )
+    ).json()  # fmt: skip
+    for seq in (sequence, other):
+        resp = await user.post(
+            f"/api/v1/sequences/{seq['id']}/enrolments", {"inbox_id": inbox["id"], "contact_ids": [dup["id"]]}
+        )
+        assert resp.status_code == 201, resp.text
+    merged = await user.post(f"/api/v1/contacts/{keep['id']}/merge", {"other_id": dup["id"]})
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["merged"]["enrolments"] == 2
+    items = (await user.get(f"/api/v1/contacts/{keep['id']}/enrolments")).json()["items"]
+    got = sorted((e["sequence_id"], e["status"], e["stop_reason"]) for e in items)
+    assert got == sorted(
+        [
+            (sequence["id"], "active", None),
+            (sequence["id"], "stopped", "merged"),
+            (other["id"], "active", None),
+        ]
+    )
+    assert next(e for e in items if e["id"] == kept_enrolment["id"])["status"] == "active"
+    await sign_in(app.client, "seller@crm.test")
+    page = (await app.client.get(f"/contacts/{keep['id']}")).text
+    assert "Newsletter follow-up" in page and "Contacts merged" in page

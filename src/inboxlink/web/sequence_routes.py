@@ -31,6 +31,7 @@ REASONS = {
     "completed": "All steps sent",
     "render_failed": "A step could not be written",
     "inbox_removed": "The inbox was removed",
+    "merged": "Contacts merged: the kept contact's enrolment goes on",
 }
 ENROL_ERRORS = {
     "already_enrolled": "This contact is already enrolled in that sequence.",

@@ -59,6 +59,7 @@ class MergedCounts(View):
     email: str
     emails: int
     deals: int
+    enrolments: int
 
 
 class MergedContact(ContactProfile):

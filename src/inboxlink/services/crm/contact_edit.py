@@ -15,7 +15,7 @@ from inboxlink.domain.lifecycle import LIFECYCLE_STAGES
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.contacts import get_contact, get_contact_row
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.platform.runtime import Runtime
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.services.validation import db_int, valid_unicode
 from inboxlink.storage.contact_profile_tables import contact_profiles
 from inboxlink.storage.crm_tables import (
@@ -25,6 +25,7 @@ from inboxlink.storage.crm_tables import (
     email_companies,
     email_deals,
 )
+from inboxlink.storage.sequence_tables import sequence_enrolments, sequence_history
 from inboxlink.storage.tables import contacts, email_contacts, users
 
 TEXT_FIELDS = {"first_name": 100, "last_name": 100, "job_title": 200}
@@ -141,6 +142,50 @@ async def _move_links(conn: AsyncConnection, table: Any, key: str, keep_id: int,
     return len(moving)
 
 
+async def _move_enrolments(conn: AsyncConnection, keep_id: int, other_id: int) -> int:
+    """The duplicate's sequence enrolments (with their history and sent steps) to the kept contact,
+    instead of the contact's delete cascading them away. Where both are active in the same sequence
+    the kept one goes on and the duplicate's ends as `merged` (one active enrolment per sequence and
+    contact; the duplicate's steps already sent stay on its ended enrolment)."""
+    running = sequence_enrolments.c.active_slot == 1
+    kept_active = select(sequence_enrolments.c.sequence_id).where(
+        sequence_enrolments.c.contact_id == keep_id, running
+    )
+    doubled = (
+        (
+            await conn.execute(
+                select(sequence_enrolments.c.id).where(
+                    sequence_enrolments.c.contact_id == other_id,
+                    running,
+                    sequence_enrolments.c.sequence_id.in_(kept_active),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    stamp = now()
+    for enrolment_id in doubled:
+        await conn.execute(
+            sequence_enrolments.update()
+            .where(sequence_enrolments.c.id == enrolment_id)
+            .values(
+                status="stopped", stop_reason="merged", active_slot=None, next_run_at=None, ended_at=stamp
+            )
+        )
+        await conn.execute(
+            sequence_history.insert().values(
+                enrolment_id=enrolment_id, kind="stopped", detail={"reason": "merged"}, created_at=stamp
+            )
+        )
+    moved = await conn.execute(
+        sequence_enrolments.update()
+        .where(sequence_enrolments.c.contact_id == other_id)
+        .values(contact_id=keep_id)
+    )
+    return int(moved.rowcount)
+
+
 async def merge_contacts(rt: Runtime, caller: Caller, keep_id: int, other_id: int) -> dict[str, object]:
     """Merge contact `other_id` into `keep_id` in one transaction; returns the kept contact's profile
     with `merged` counts. The kept contact's own fields win; blank ones are filled from the other."""
@@ -151,6 +196,7 @@ async def merge_contacts(rt: Runtime, caller: Caller, keep_id: int, other_id: in
     async with rt.engine.begin() as conn:
         emails_moved = await _move_links(conn, email_contacts, "email_id", keep_id, other_id)
         deals_moved = await _move_links(conn, deal_contacts, "deal_id", keep_id, other_id)
+        enrolments_moved = await _move_enrolments(conn, keep_id, other_id)
         if keep.company_id is None and other.company_id is not None:
             await conn.execute(
                 contact_companies.insert().values(contact_id=keep_id, company_id=other.company_id)
@@ -178,6 +224,7 @@ async def merge_contacts(rt: Runtime, caller: Caller, keep_id: int, other_id: in
             "email": other.email,
             "emails": emails_moved,
             "deals": deals_moved,
+            "enrolments": enrolments_moved,
         },
     }
 

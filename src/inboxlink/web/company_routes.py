@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.crm import companies, deals, records
+from inboxlink.services.crm import companies, deals
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.validation import DbInt
 from inboxlink.web.compose_routes import ComposeError
 from inboxlink.web.contact_routes import PageNumber
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, form_int, text
-from inboxlink.web.record_context import record_composer, record_timeline, send_from_record
+from inboxlink.web.record_context import record_parts, send_errors, send_from_record
 
 router = APIRouter()
 PAGE_SIZE = 25
@@ -90,13 +90,6 @@ async def _record(
     people = await companies.company_contacts(web.rt, caller, company_id)
     its_deals, _ = await deals.list_deals(web.rt, caller, company_id=company_id)
     others, _ = await companies.list_companies(web.rt, caller, limit=200)
-    just_sent = None
-    if sent is not None:
-        try:
-            just_sent = await records.get_email(web.rt, caller, sent)
-        except NotFound:
-            just_sent = None
-    composer = await record_composer(web, caller, people)
     return await web.pages.render(
         request,
         "company.html",
@@ -105,14 +98,17 @@ async def _record(
             "people": people,
             "deals": its_deals,
             "merge_choices": [c for c in others if c["id"] != company_id],
-            "errors": errors or {},
-            **composer,
-            "compose_errors": errors or {},
-            "compose_open": bool(errors) or just_sent is not None,
-            "just_sent": just_sent,
-            "send_url": f"/companies/{company_id}/send",
-            "record_label": company["name"],
-            **await record_timeline(web, caller, "company", company_id, before),
+            **await record_parts(
+                web,
+                caller,
+                "company",
+                company_id,
+                people,
+                company["name"],
+                before=before,
+                errors=errors,
+                sent=sent,
+            ),
         },
         caller=caller,
         status=422 if errors else 200,
@@ -165,12 +161,5 @@ async def send(
     try:
         email = await send_from_record(web, caller, form, company_id=company_id, deal_id=None)
     except (ServiceError, ComposeError) as exc:
-        field = (exc.field or "text").split("[")[0]
-        return await _record(
-            request,
-            web,
-            caller,
-            company_id,
-            errors={field if field in ("to", "subject", "text") else "form": exc.message},
-        )
+        return await _record(request, web, caller, company_id, errors=send_errors(exc))
     return RedirectResponse(f"/companies/{company_id}?sent={email['id']}#composer", status_code=303)

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.crm import companies, contacts, deals, records
+from inboxlink.services.crm import companies, contacts, deals
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.validation import DbInt
 from inboxlink.web.compose_routes import ComposeError
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, form_int, text
-from inboxlink.web.record_context import record_composer, record_timeline, send_from_record
+from inboxlink.web.record_context import record_parts, send_errors, send_from_record
 
 router = APIRouter()
 
@@ -128,12 +128,6 @@ async def _record(
     people = [await contacts.get_contact(web.rt, caller, c) for c in deal["contact_ids"]]
     company = await companies.get_company(web.rt, caller, deal["company_id"]) if deal["company_id"] else None
     candidates = await companies.company_contacts(web.rt, caller, deal["company_id"]) if company else []
-    just_sent = None
-    if sent is not None:
-        try:
-            just_sent = await records.get_email(web.rt, caller, sent)
-        except NotFound:
-            just_sent = None
     return await web.pages.render(
         request,
         "deal.html",
@@ -142,15 +136,10 @@ async def _record(
             "people": people,
             "company": company,
             "addable": [c for c in candidates if c["id"] not in deal["contact_ids"]],
-            "errors": errors or {},
             **await _choices(web, caller),
-            **await record_composer(web, caller, people),
-            "compose_errors": errors or {},
-            "compose_open": bool(errors) or just_sent is not None,
-            "just_sent": just_sent,
-            "send_url": f"/deals/{deal_id}/send",
-            "record_label": deal["name"],
-            **await record_timeline(web, caller, "deal", deal_id, before),
+            **await record_parts(
+                web, caller, "deal", deal_id, people, deal["name"], before=before, errors=errors, sent=sent
+            ),
         },
         caller=caller,
         status=422 if errors else 200,
@@ -194,12 +183,5 @@ async def send(
     try:
         email = await send_from_record(web, caller, form, company_id=None, deal_id=deal_id)
     except (ServiceError, ComposeError) as exc:
-        field = (exc.field or "text").split("[")[0]
-        return await _record(
-            request,
-            web,
-            caller,
-            deal_id,
-            errors={field if field in ("to", "subject", "text") else "form": exc.message},
-        )
+        return await _record(request, web, caller, deal_id, errors=send_errors(exc))
     return RedirectResponse(f"/deals/{deal_id}?sent={email['id']}#composer", status_code=303)

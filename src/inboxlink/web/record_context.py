@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 from starlette.datastructures import FormData
 
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.crm import record_pages
+from inboxlink.services.crm import record_pages, records
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.mail import compose
-from inboxlink.web.compose_routes import _files, _recipients
+from inboxlink.web.compose_routes import ComposeError, _files, _recipients
 from inboxlink.web.contact_routes import FILES_SHOWN, TIMELINE_PAGE, conversations, sending_context
 from inboxlink.web.deps import WebState, form_int, text
 
@@ -30,7 +30,7 @@ async def record_timeline(
         before = None
         page = await record_pages.record_emails(web.rt, caller, kind, record_id, limit=TIMELINE_PAGE)
     files = await record_pages.record_attachments(web.rt, caller, kind, record_id, limit=FILES_SHOWN)
-    base = f"/{'companies' if kind == 'company' else 'deals'}/{record_id}"
+    base = record_base(kind, record_id)
     return {
         "threads": conversations(page.items),
         "email_count": len(page.items),
@@ -42,6 +42,48 @@ async def record_timeline(
         "more_files": files.next_cursor is not None,
         "contact_id": None,  # replies open on the email's own contact
     }
+
+
+def record_base(kind: str, record_id: int) -> str:
+    return f"/{'companies' if kind == 'company' else 'deals'}/{record_id}"
+
+
+async def record_parts(
+    web: WebState,
+    caller: Caller,
+    kind: str,
+    record_id: int,
+    people: list[dict[str, Any]],
+    label: str,
+    *,
+    before: str | None = None,
+    errors: dict[str, str] | None = None,
+    sent: int | None = None,
+) -> dict[str, Any]:
+    """The page context a company's and a deal's record share: the composer (open after an error
+    or a send, with the email just sent), one page of the timeline, its attachments."""
+    just_sent = None
+    if sent is not None:
+        try:
+            just_sent = await records.get_email(web.rt, caller, sent)
+        except NotFound:
+            just_sent = None
+    return {
+        "errors": errors or {},
+        **await record_composer(web, caller, people),
+        "compose_errors": errors or {},
+        "compose_open": bool(errors) or just_sent is not None,
+        "just_sent": just_sent,
+        "send_url": f"{record_base(kind, record_id)}/send",
+        "record_label": label,
+        **await record_timeline(web, caller, kind, record_id, before),
+    }
+
+
+def send_errors(exc: ServiceError | ComposeError) -> dict[str, str]:
+    """A failed send from a record's composer → the field it is shown at."""
+    field = (exc.field or "text").split("[")[0]
+    return {field if field in ("to", "subject", "text") else "form": exc.message}
 
 
 async def record_composer(web: WebState, caller: Caller, people: list[dict[str, Any]]) -> dict[str, Any]:

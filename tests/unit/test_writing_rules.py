@@ -163,3 +163,8 @@ def test_text_alternative_reads_like_the_email() -> None:
         "Hi Bob,\n\n- one\n- two\n\nSee the plan (https://x.test/p?a=1&b=2) or a@x.test\n"
     )
     assert text_to_html("a < b\nc & d") == "a &lt; b<br>\nc &amp; d"
+
+
+def test_text_alternative_keeps_the_signature_delimiter() -> None:
+    cleaned = composed_html("Thanks<br><br>-- <br>Sam Seller")
+    assert text_alternative(cleaned) == "Thanks\n\n-- \nSam Seller\n"

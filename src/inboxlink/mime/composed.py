@@ -49,7 +49,9 @@ def _link_text(match: re.Match[str]) -> str:
 def text_alternative(cleaned: str) -> str:
     """The plain-text part for `cleaned` (output of `composed_html`): paragraphs, "- " list items
     and each link's address after its words."""
-    return html_to_text(_LINK.sub(_link_text, cleaned))
+    text = html_to_text(_LINK.sub(_link_text, cleaned))
+    # Lines are stripped on the way; the signature delimiter is "-- " with its space (RFC 3676).
+    return "\n".join("-- " if line == "--" else line for line in text.split("\n"))
 
 
 def text_to_html(text: str) -> str:

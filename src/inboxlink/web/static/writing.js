@@ -47,11 +47,13 @@
           cleanNode(child, into); // unknown wrapper (span, font…): keep its text, drop the tag
           continue;
         }
-        const copy = document.createElement(child.tagName);
-        if (child.tagName === "A") {
-          const href = safeUrl(child.getAttribute("href"));
-          if (href) copy.setAttribute("href", href);
+        const href = child.tagName === "A" ? safeUrl(child.getAttribute("href")) : null;
+        if (child.tagName === "A" && !href) {
+          cleanNode(child, into); // a link to nowhere safe (javascript:…): its words only
+          continue;
         }
+        const copy = document.createElement(child.tagName);
+        if (href) copy.setAttribute("href", href);
         cleanNode(child, copy);
         into.append(copy);
       }

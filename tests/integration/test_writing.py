@@ -243,6 +243,25 @@ async def test_drafts_are_sealed_private_restored_and_gone_after_sending(app, co
     assert (await app.client.get(f"/contacts/{contact_id}/draft?context=new")).status_code == 404
     assert "Draft restored" not in (await app.client.get(f"/contacts/{contact_id}")).text
 
+    # A forward's draft, the newest one: reopening the record reopens that forward with it.
+    saved = await app.client.post(
+        f"/contacts/{contact_id}/draft",
+        data={"csrf_token": token, "draft_context": f"forward:{sent['id']}", "to": "carol@partner.test",
+              "subject": "Fwd: Our offer", "text": "Carol, see below."},
+    )  # fmt: skip
+    assert saved.status_code == 200
+    page = (await app.client.get(f"/contacts/{contact_id}")).text
+    assert "Forwarding" in page and f'name="forward_of_email_id" value="{sent["id"]}"' in page
+    assert _field(page, "to") == "carol@partner.test" and "Carol, see below.</textarea>" in page
+    assert f'value="forward:{sent["id"]}" data-draft-context' in page
+    # Discarded without JavaScript: gone.
+    discarded = await app.client.post(
+        f"/contacts/{contact_id}/draft/discard",
+        data={"csrf_token": token, "draft_context": f"forward:{sent['id']}"},
+    )
+    assert discarded.status_code == 303
+    assert "Forwarding" not in (await app.client.get(f"/contacts/{contact_id}")).text
+
 
 async def test_signature_is_saved_sealed_and_starts_every_new_email(app, conversation):
     _user, _inbox, sent = conversation

@@ -262,10 +262,8 @@
   });
   // Reply on the same page (app.js switched the composer): that reply's own draft, if one was saved.
   document.addEventListener("inboxlink:composing", async (ev) => {
+    // What was typed stays (as before drafts existed) unless that reply has a draft of its own.
     const context = ev.detail.context;
-    textarea.value = composer.dataset.freshText || "";
-    if (rich) editor.innerHTML = textToHtml(textarea.value);
-    if (rich) sync();
     const response = await fetch(`/contacts/${contactId}/draft?context=${encodeURIComponent(context)}`, { headers: fetchHeaders, credentials: "same-origin" }).catch(() => null);
     if (!response?.ok || contextField.value !== context) return;
     const { draft } = await response.json();

@@ -16,7 +16,9 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from inboxlink.services.mail import drafts, signatures
 from inboxlink.services.platform.keys import check_key
+from inboxlink.storage import composer_tables
 from inboxlink.storage.secretbox import SecretBox
 from inboxlink.storage.tables import attachments, emails, inboxes
 from tests.integration.conftest import CLIENT
@@ -61,6 +63,9 @@ async def test_rotation_under_load_loses_nothing_and_resumes_after_kill_9(
     chris = sent["contact_ids"][0]
     await check_key(app.rt)
     await seed_emails(app.rt, user.caller.team_id, CLIENT, 600, attachment_every=5)
+    # What a person writes is sealed too (issue 14 item 6): a signature and a draft.
+    await signatures.set_signature(app.rt, user.caller, "Sam Seller")
+    await drafts.save_draft(app.rt, user.caller, chris, "new", {"text": "draft under the old key"})
     old_key = (app.data_dir / "secret.key").read_text().strip()
     env = {"INBOXLINK_DATA_DIR": str(app.data_dir), "INBOXLINK_BCC_SMTP": "off"}
     proc = subprocess.Popen(
@@ -132,6 +137,15 @@ async def test_rotation_under_load_loses_nothing_and_resumes_after_kill_9(
     assert len(blobs) >= 120
     for name in blobs:
         only_new.decrypt(app.rt.blobs._path(name).read_bytes())
+    async with app.rt.engine.connect() as conn:
+        written = [
+            (await conn.execute(select(composer_tables.signatures.c.text))).scalar_one(),
+            (await conn.execute(select(composer_tables.drafts.c.body))).scalar_one(),
+        ]
+    assert [only_new.decrypt(w[len("fernet:") :].encode()).decode()[:10] for w in written] == [
+        "Sam Seller",
+        '{"to": "",',
+    ]
     # The running app switched keys by itself and keeps logging (and reading) replies.
     last, raw = make_reply(
         sender=CLIENT,

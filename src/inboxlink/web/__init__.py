@@ -33,6 +33,7 @@ from inboxlink.web import (
     settings_routes,
     template_routes,
     webhook_routes,
+    writing_routes,
 )
 from inboxlink.web.deps import CsrfFailed, LoginRequired, PageNotFound, WebState, is_fetch, optional_caller
 from inboxlink.web.render import STATIC_DIR, Pages
@@ -65,6 +66,7 @@ def install(app: FastAPI) -> None:
         contact_manage_routes,
         template_routes,
         sequence_routes,
+        writing_routes,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

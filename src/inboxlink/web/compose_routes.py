@@ -12,13 +12,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from inboxlink.domain.recipients import split_recipients
+from inboxlink.mime.composed import composed_html, text_alternative
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm import records
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.mail import compose
+from inboxlink.services.mail import compose, drafts
 from inboxlink.services.validation import DbInt, normalise_address
+from inboxlink.web import contact_page
 from inboxlink.web import format as fmt
-from inboxlink.web.contact_routes import _contact, reply_context, sending_context, timeline_context
+from inboxlink.web.contact_routes import _contact
 from inboxlink.web.deps import (
     CheckedForm,
     PageNotFound,
@@ -40,11 +42,12 @@ FIELD_OF = {
     "text": "text",
     "attachments": "attachments",
     "in_reply_to_email_id": "form",
+    "forward_of_email_id": "form",
     "send_at": "send_at",
 }
 # Things removed while the composer was open, in the composer's words.
 GONE = {
-    "email_not_found": "The email you are replying to no longer exists. Write a new email instead.",
+    "email_not_found": "The email you are replying to or forwarding no longer exists. Write a new email instead.",
     "inbox_not_found": "This inbox was removed. Pick another one under From, or reload the page.",
 }
 
@@ -108,10 +111,17 @@ async def send(
     request: Request, web: WebDep, caller: WebCaller, contact_id: DbInt, form: CheckedForm
 ) -> Response:
     contact = await _contact(web, caller, contact_id)
-    values = {k: text(form, k) for k in ("to", "cc", "subject", "in_reply_to_email_id")}
+    keys = ("to", "cc", "subject", "in_reply_to_email_id", "forward_of_email_id", "draft_context")
+    values = {k: text(form, k) for k in keys}
     values["text"] = str(form.get("text") or "")
+    # The rich-text editor's HTML (issue 14 item 6): cleaned here, and the text part derived from
+    # the cleaned HTML — a client's text could say something the HTML does not.
+    html = composed_html(str(form.get("html") or ""))
+    values["html"] = html
+    if html:
+        values["text"] = text_alternative(html)
+    values["forward_attachments"] = "1" if text(form, "forward_attachments") else ""
     inbox_id = text(form, "inbox_id")
-    parent_id = values["in_reply_to_email_id"]
     try:
         body = {
             "inbox_id": form_int(inbox_id),
@@ -119,10 +129,14 @@ async def send(
             "cc": _recipients(values["cc"], "cc"),
             "subject": values["subject"],
             "text": values["text"],
+            "html": html or None,
             "attachments": await _files(form, web.rt.settings.max_send_bytes),
             "contact_id": contact_id,
             # A reply (the timeline's Reply action): threaded under that email, In-Reply-To set.
-            "in_reply_to_email_id": form_int(parent_id),
+            "in_reply_to_email_id": form_int(values["in_reply_to_email_id"]),
+            # A forward: a new conversation carrying the original (and, if ticked, its attachments).
+            "forward_of_email_id": form_int(values["forward_of_email_id"]),
+            "forward_attachments": bool(values["forward_attachments"]),
             # "Send later" (templates.js fills it from the date-time picker, with the zone).
             "send_at": text(form, "send_at") or None,
         }
@@ -136,6 +150,11 @@ async def send(
         if is_fetch(request):
             return JSONResponse({"error": {"field": field, "message": message}}, status_code=422)
         return await _compose_again(request, web, caller, contact, values, {field: message})
+    if values["draft_context"]:
+        try:
+            await drafts.delete_draft(web.rt, caller, contact_id, values["draft_context"])  # sent: gone
+        except ServiceError:
+            pass  # a context that was edited names no draft
     if is_fetch(request):
         return JSONResponse({"email": status_view(email)}, status_code=202)
     return RedirectResponse(f"/contacts/{contact_id}?sent={email['id']}#composer", status_code=303)
@@ -149,27 +168,22 @@ async def _compose_again(
     values: dict[str, str],
     errors: dict[str, str],
 ) -> Response:
-    """Without JavaScript: the record again, with what was typed and the error at its field."""
-    parent_id = values.get("in_reply_to_email_id", "")
-    replying = await reply_context(web, caller, contact, form_int(parent_id))
-    if replying is None:
-        values["in_reply_to_email_id"] = ""
-    return await web.pages.render(
-        request,
-        "contact.html",
-        {
-            "contact": contact,
-            **await sending_context(web, caller),
-            "compose": values,
-            "compose_errors": errors,
-            "compose_open": True,
-            "replying": replying,
-            "just_sent": None,
-            **await timeline_context(web, caller, int(str(contact["id"]))),
-        },
-        caller=caller,
-        status=422,
+    """Without JavaScript: the record again (all of it), with what was typed and the error at its field."""
+    composer = await contact_page.composer_state(
+        web,
+        caller,
+        contact,
+        reply=form_int(values.get("in_reply_to_email_id", "")),
+        forward=form_int(values.get("forward_of_email_id", "")),
     )
+    if composer["replying"] is None:
+        values["in_reply_to_email_id"] = ""
+    if composer["forwarding"] is None:
+        values["forward_of_email_id"] = ""
+    composer["compose"] = {**composer["compose"], **values}
+    composer["forward_files_checked"] = bool(values.get("forward_attachments"))
+    context = await contact_page.record_page(request, web, caller, contact, composer, compose_errors=errors)
+    return await web.pages.render(request, "contact.html", context, caller=caller, status=422)
 
 
 @router.get("/emails/{email_id}/status", include_in_schema=False)

@@ -6,24 +6,21 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from annotated_types import Interval
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm import contacts, records, unread
 from inboxlink.services.crm.contact_activity import SORTS
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.validation import MAX_DB_INT, MIN_DB_INT, DbInt
-from inboxlink.web import contact_manage_routes, sequence_routes
-from inboxlink.web import format as fmt
+from inboxlink.web import contact_page
+from inboxlink.web.contact_page import timeline_context
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, text
 
 router = APIRouter()
 
 PAGE_SIZE = 25
-TIMELINE_PAGE = 25  # emails per page of a contact's record (each may carry up to 2 MB of HTML)
-FILES_SHOWN = 50  # attachments listed beside it; the older ones stay on their emails
 # A page whose offset the database can hold (SQLite raises OverflowError past 2^63 - 1).
 PageNumber = Annotated[int, Interval(ge=MIN_DB_INT, le=MAX_DB_INT // PAGE_SIZE)]
 
@@ -111,79 +108,6 @@ async def _contact(web: WebState, caller: Caller, contact_id: int) -> dict[str, 
         raise PageNotFound() from exc
 
 
-def conversations(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Threads, the most recently active first; inside a thread, oldest first (read top-down)."""
-    threads: dict[object, dict[str, Any]] = {}
-    for email in items:  # newest first, so the first email seen sets the thread's position
-        thread = threads.setdefault(
-            email["thread_id"], {"id": email["thread_id"], "emails": [], "latest": email}
-        )
-        thread["emails"].insert(0, email)
-    for thread in threads.values():
-        thread["subject"] = thread["emails"][0]["subject"] or "(no subject)"
-    return list(threads.values())
-
-
-async def timeline_context(
-    web: WebState, caller: Caller, contact_id: int, before: str | None = None, show: str = "all"
-) -> dict[str, Any]:
-    """One page of the record: the newest TIMELINE_PAGE emails (or those before the `before` cursor,
-    the "Older emails" link) and the newest FILES_SHOWN attachments. Never the whole history: one
-    contact can hold any number of emails, and a page of everything once weighed 60 MB."""
-    show = show if show in records.EMAIL_FILTERS else "all"
-    try:
-        page = await records.contact_emails(
-            web.rt, caller, contact_id, limit=TIMELINE_PAGE, before=before, show=show
-        )
-    except ServiceError:  # a cursor that was edited or cut off: show the newest emails instead
-        before = None
-        page = await records.contact_emails(web.rt, caller, contact_id, limit=TIMELINE_PAGE, show=show)
-    files = await records.contact_attachments(web.rt, caller, contact_id, limit=FILES_SHOWN)
-    base = f"/contacts/{contact_id}"
-    kept = {"show": show} if show != "all" else {}
-    return {
-        "threads": conversations(page.items),
-        "email_count": len(page.items),
-        "older_url": f"{base}?{urlencode({**kept, 'before': page.next_cursor})}#timeline"
-        if page.next_cursor
-        else None,
-        "newest_url": f"{base}{'?' + urlencode(kept) if kept else ''}#timeline" if before else None,
-        # Issue 14: the filters above the timeline (each link starts from the newest page).
-        "show": show,
-        "filter_links": {
-            k: f"{base}{'?show=' + k if k != 'all' else ''}#timeline" for k in records.EMAIL_FILTERS
-        },
-        "files": files.items,
-        "more_files": files.next_cursor is not None,
-        "contact_id": contact_id,
-        # Unread replies stand out; the full page marks them read (contact_record), a live
-        # fragment leaves that to the reader scrolling them into view (replies.js).
-        "unread_ids": await unread.unread_among(web.rt, caller, [int(str(e["id"])) for e in page.items]),
-    }
-
-
-async def sending_context(web: WebState, caller: Caller) -> dict[str, Any]:
-    """The caller's own inboxes for the composer's From, and whether any of them can send."""
-    own = [i for i in await inboxes.list_inboxes(web.rt, caller) if i["user_id"] == caller.user_id]
-    return {"inboxes": own, "can_send": any(i["status"] == "connected" for i in own)}
-
-
-async def reply_context(
-    web: WebState, caller: Caller, contact: dict[str, Any], email_id: int | None
-) -> dict[str, Any] | None:
-    """The email being answered as the composer shows it; None when it is unknown or not on this record."""
-    if email_id is None or not MIN_DB_INT <= email_id <= MAX_DB_INT:
-        return None
-    try:
-        email = await records.get_email(web.rt, caller, email_id)
-    except NotFound:
-        return None
-    on_record = email["contact_ids"]
-    if not isinstance(on_record, list) or contact["id"] not in on_record:
-        return None
-    return {"id": email["id"], **fmt.reply_target(email)}
-
-
 @router.get("/contacts/{contact_id}", include_in_schema=False)
 async def contact_record(
     request: Request,
@@ -192,6 +116,8 @@ async def contact_record(
     contact_id: DbInt,
     sent: DbInt | None = None,
     reply: DbInt | None = None,
+    reply_all: Annotated[bool, Query(alias="all")] = False,
+    forward: DbInt | None = None,
     compose: bool = False,
     before: str | None = None,
     merged: Annotated[int, Interval(ge=0, le=MAX_DB_INT)] | None = None,
@@ -205,39 +131,19 @@ async def contact_record(
             just_sent = await records.get_email(web.rt, caller, sent)
         except NotFound:
             just_sent = None
-    # ?reply=<email id>: the Reply link without JavaScript, the composer opens answering that email;
-    # ?compose=1: it opens for a new one.
-    replying = await reply_context(web, caller, contact, reply)
-    values = {"to": contact["email"], "cc": "", "subject": "", "text": "", "in_reply_to_email_id": ""}
-    if replying:
-        values.update(
-            to=replying["to"] or contact["email"],
-            subject=replying["subject"],
-            in_reply_to_email_id=str(replying["id"]),
-        )
-    timeline = await timeline_context(web, caller, contact_id, before, show)
-    await unread.mark_read(web.rt, caller, timeline["unread_ids"])  # seen on the record
-    return await web.pages.render(
-        request,
-        "contact.html",
-        {
-            "contact": contact,
-            **await sending_context(web, caller),
-            "compose": values,
-            "compose_errors": {},
-            "compose_open": compose or replying is not None,
-            "replying": replying,
-            "just_sent": just_sent,
-            **timeline,
-            # Issue 14: the profile in the Details card, and what a merge or a save just did.
-            "profile": await contact_manage_routes.profile_facts(web, caller, contact_id),
-            "merged_count": merged,
-            "profile_saved": saved,
-            **await sequence_routes.contact_context(web.rt, caller, contact_id),
-            "enrol_error": sequence_routes.enrol_error(request.query_params.get("enrol_error")),
-        },
-        caller=caller,
+    # ?reply=<email id> (&all=1), ?forward=<email id>: the Reply, Reply all and Forward links without
+    # JavaScript open the composer for that email; ?compose=1 opens it for a new one.
+    composer = await contact_page.composer_state(
+        web, caller, contact, reply=reply, reply_all=reply_all, forward=forward
     )
+    if compose:
+        composer["compose_open"] = True
+    context = await contact_page.record_page(
+        request, web, caller, contact, composer, just_sent=just_sent, before=before, show=show,
+        merged=merged, saved=saved,
+    )  # fmt: skip
+    await unread.mark_read(web.rt, caller, context["unread_ids"])  # seen on the record
+    return await web.pages.render(request, "contact.html", context, caller=caller)
 
 
 @router.get("/contacts/{contact_id}/timeline", include_in_schema=False)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from inboxlink.domain.writing import reply_all
 from inboxlink.mime.sanitize import REMOTE_SRC_ATTRIBUTE
 
 # Inside the email's own document: nothing loads but inline images until the user asks
@@ -116,6 +118,22 @@ def reply_target(email: dict[str, Any]) -> dict[str, str]:
         "to": address_line(addr),
         "subject": reply_subject(email.get("subject")),
         "label": f"{who}: {subject}" if who else subject,
+    }
+
+
+def reply_all_target(email: dict[str, Any], own: Sequence[str]) -> dict[str, str]:
+    """Reply all's To and Cc lines: everyone on `email` except the caller (domain.writing)."""
+    sender = email.get("from")
+    found = reply_all(
+        str(email.get("direction") or ""),
+        sender if isinstance(sender, dict) else {},
+        [p for p in email.get("to") or [] if isinstance(p, dict)],
+        [p for p in email.get("cc") or [] if isinstance(p, dict)],
+        own,
+    )
+    return {
+        "to": ", ".join(address_line(p) for p in found.to),
+        "cc": ", ".join(address_line(p) for p in found.cc),
     }
 
 

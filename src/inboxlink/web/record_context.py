@@ -13,7 +13,13 @@ from inboxlink.services.crm import record_pages, records
 from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.mail import compose
 from inboxlink.web.compose_routes import ComposeError, _files, _recipients
-from inboxlink.web.contact_routes import FILES_SHOWN, TIMELINE_PAGE, conversations, sending_context
+from inboxlink.web.contact_page import (
+    FILES_SHOWN,
+    TIMELINE_PAGE,
+    conversations,
+    own_addresses,
+    sending_context,
+)
 from inboxlink.web.deps import WebState, form_int, text
 
 
@@ -41,6 +47,7 @@ async def record_timeline(
         "files": files.items,
         "more_files": files.next_cursor is not None,
         "contact_id": None,  # replies open on the email's own contact
+        "own_addresses": await own_addresses(web, caller),  # left out of Reply all
     }
 
 

@@ -66,6 +66,7 @@ def make_environment() -> Environment:
         frame_height=fmt.frame_height,
         has_remote_images=fmt.has_remote_images,
         reply_target=fmt.reply_target,
+        reply_all_target=fmt.reply_all_target,
         split_quoted=split_quoted,
         reason_text=reason_text,
         provider_label=lambda key: OAUTH_PROVIDERS[key].label if key in OAUTH_PROVIDERS else "",

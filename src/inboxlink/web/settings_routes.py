@@ -12,6 +12,7 @@ from inboxlink.domain.providers import AUTH_TEXT, PRESETS
 from inboxlink.services.accounts import inboxes, oauth, users
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
+from inboxlink.services.mail import signatures
 from inboxlink.services.validation import DbInt, normalise_address
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, WebState, form_int, text
 from inboxlink.web.render import disconnected_inboxes
@@ -91,8 +92,14 @@ async def _page(
     errors: dict[str, dict[str, str]] | None = None,
     reconnect_errors: dict[int, dict[str, str]] | None = None,
     status: int = 200,
+    signature_form: str | None = None,
+    signature_error: str | None = None,
 ) -> Response:
     everyone = await inboxes.list_inboxes(web.rt, caller)
+    # The signature card (issue 14 item 6): what was typed again after an error, else the saved one.
+    signature = (
+        signature_form if signature_form is not None else await signatures.get_signature(web.rt, caller)
+    )
     return await web.pages.render(
         request,
         "settings.html",
@@ -117,10 +124,16 @@ async def _page(
             "reconnect_errors": reconnect_errors or {},
             "connected": request.query_params.get("connected"),
             "removed": request.query_params.get("removed") == "1",
+            "signature": signature,
+            "signature_error": signature_error,
+            "signature_saved": request.query_params.get("signature") == "saved",
         },
         caller=caller,
-        status=status,
+        status=422 if signature_error else status,
     )  # fmt: skip
+
+
+page = _page  # for writing_routes (the signature form's error page)
 
 
 @router.get("/settings", include_in_schema=False)

@@ -104,6 +104,13 @@ class EmailCreate(Body):
     attachments: list[AttachmentIn] | None = None
     contact_id: Id | None = None
     in_reply_to_email_id: Annotated[Id | None, Field(description="answer this logged email")] = None
+    forward_of_email_id: Annotated[
+        Id | None,
+        Field(description="forward this logged email: a new conversation, the original quoted below"),
+    ] = None
+    forward_attachments: Annotated[
+        bool | None, Field(description="with forward_of_email_id: copy the original's stored attachments")
+    ] = None
     company_id: Annotated[Id | None, Field(description="sent from this company's record: logged on it")] = (
         None
     )

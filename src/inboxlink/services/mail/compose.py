@@ -17,6 +17,7 @@ from inboxlink.domain.models import Address, Attachment, OutgoingMessage
 from inboxlink.domain.scheduling import BadSendAt, parse_send_at
 from inboxlink.domain.threads import decide_thread
 from inboxlink.mime.build import build_message
+from inboxlink.mime.composed import text_alternative, text_to_html
 from inboxlink.mime.parse import safe_filename
 from inboxlink.mime.sanitize import sanitize_html
 from inboxlink.services.accounts.inboxes import owned_inbox_row
@@ -26,6 +27,7 @@ from inboxlink.services.crm.deals import sent_from_records
 from inboxlink.services.crm.timeline import NewEmail, email_views, store_email, team_email_row
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.mail import scheduled
+from inboxlink.services.mail.forwarding import forward_of
 from inboxlink.services.mail.replies import parent_facts
 from inboxlink.services.mail.template_render import chosen, template_for_send
 from inboxlink.services.platform.own_ids import sign_own_id
@@ -134,10 +136,25 @@ async def send_email(
         raise ServiceError("invalid_field", "text and html must be strings.", field="text")
     valid_unicode(text, field="text")
     valid_unicode(html or "", field="html")
+    if html and not text.strip():
+        text = text_alternative(html)  # an HTML-only email still gets a readable text part
+    # A forward (issue 14 item 6): the original quoted below, a new conversation (no parent).
+    forward = await forward_of(rt, caller, body.get("forward_of_email_id"), body.get("forward_attachments"))
+    if forward is not None:
+        if body.get("in_reply_to_email_id") is not None:
+            raise ServiceError(
+                "invalid_field", "An email is a reply or a forward, not both.", field="forward_of_email_id"
+            )
+        subject = subject if subject.strip() else forward.subject
+        text = f"{text.rstrip()}\n\n{forward.block}" if text.strip() else forward.block
+        if html is not None:
+            html = f"{html}<br><br>\n<div>{text_to_html(forward.block)}</div>"
     if not text.strip() and not (html or "").strip() and not subject.strip():
         raise ServiceError("field_required", "An email needs a subject or a body.", field="text")
     limit = rt.settings.max_send_bytes
     files = _attachments(body.get("attachments"), limit)
+    if forward is not None:
+        files.extend(forward.attachments)
     contact_id = db_int(body.get("contact_id"), field="contact_id")
     if contact_id is not None:
         await get_contact_row(rt, caller, contact_id)  # 404 for another team's contact
@@ -216,6 +233,8 @@ async def send_email(
                 contact_addresses=[*to, *cc, *bcc],
                 company_ids=company_ids,
                 deal_ids=deal_ids,
+                # A forward also stays on the record it was forwarded from, as its own conversation.
+                extra_contact_ids=[contact_id] if forward is not None and contact_id is not None else (),
             ),
         )
         await conn.execute(

@@ -17,6 +17,7 @@ from sqlalchemy import Column, Table, func, select
 from sqlalchemy.exc import IntegrityError
 
 from inboxlink.services.platform.runtime import Runtime, now
+from inboxlink.storage.composer_tables import drafts, signatures
 from inboxlink.storage.db_blobs import is_db_blob
 from inboxlink.storage.platform_tables import events, webhooks
 from inboxlink.storage.privacy_tables import key_fingerprints, key_rotation
@@ -49,6 +50,9 @@ TARGETS = (
     Target("events.data", events, "id", "data"),
     Target("webhooks.secret", webhooks, "id", "secret"),
     Target("webhooks.previous_secret", webhooks, "id", "previous_secret"),
+    # What a person writes (issue 14 item 6): sealed like mail bodies.
+    Target("signatures.text", signatures, "user_id", "text", text=True),
+    Target("drafts.body", drafts, "id", "body", text=True),
 )
 BLOBS = "attachments.blob"
 CAUGHT_UP = "catch-up"  # marker row: the second pass has been scheduled

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from inboxlink.storage import (  # noqa: F401  (their tables join the metadata)
+    composer_tables,
     contact_profile_tables,
     crm_tables,
     platform_tables,

@@ -124,8 +124,13 @@
     const field = (name) => composer.querySelector(`[name="${name}"]`);
     const d = link ? link.dataset : {};
     field("to").value = d.replyTo || composer.dataset.defaultTo;
+    field("cc").value = d.replyCc || ""; // Reply all: everyone else on the email (issue 14 item 6)
     field("subject").value = link ? d.replySubject : "";
     field("in_reply_to_email_id").value = link ? d.reply : "";
+    field("forward_of_email_id").value = ""; // a reply is never a forward too
+    composer.querySelector("[data-forward-note]")?.remove();
+    field("draft_context").value = link ? `reply:${d.reply}` : "new";
+    if (link) document.dispatchEvent(new CustomEvent("inboxlink:composing", { detail: { context: `reply:${d.reply}` } })); // writing.js
     const note = composer.querySelector("[data-reply-note]");
     note.hidden = !link;
     note.querySelector("[data-reply-label]").textContent = d.replyLabel || "";
@@ -205,15 +210,18 @@
       if (response.ok && data?.email) {
         composer.reset();
         setReply(null);
+        document.dispatchEvent(new CustomEvent("inboxlink:sent")); // writing.js: a fresh composer
         showStatus(data.email);
         statusBox?.focus(); // not the body: the keyboard stays where the outcome is told
         if (data.email.state === "queued") watch(data.email.id);
         if (contactId) swap(timelineUrl());
       } else {
+        document.dispatchEvent(new CustomEvent("inboxlink:send-failed"));
         const error = data?.error || {};
         showError(composer, error.field || "form", error.message || "The email could not be sent. Try again.");
       }
     } catch {
+      document.dispatchEvent(new CustomEvent("inboxlink:send-failed"));
       showError(composer, "form", "The server could not be reached. Check your connection and try again.");
     } finally {
       button.disabled = false;

@@ -91,6 +91,7 @@
     } else {
       if (data.subject) subject.value = data.subject;
       message.value = message.value.trim() ? `${message.value}\n\n${data.text}` : data.text;
+      message.dispatchEvent(new Event("input", { bubbles: true })); // the rich editor shows it (writing.js)
     }
     chooser.value = "";
   });

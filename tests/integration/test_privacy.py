@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from inboxlink.services.accounts.users import create_token, create_user
+from inboxlink.services.crm.forget import forget_address
 from inboxlink.services.crm.retention import run_retention_batch
 from inboxlink.services.platform.blob_sweep import sweep_orphan_blobs
 from inboxlink.storage.privacy_tables import privacy_audit
@@ -23,7 +24,7 @@ from tests.integration.conftest import CLIENT
 from tests.support import app as support
 from tests.support.app import wait_for
 from tests.support.flows import connect, inbound, monitor_connected, wait_sent
-from tests.support.replies import make_reply
+from tests.support.replies import dsn_for, make_reply
 
 
 async def admin_of(
@@ -358,3 +359,51 @@ async def test_privacy_settings_page_adds_entries_previews_retention_and_forgets
         )
         assert resp.status_code == 303
     assert (await user.get(f"/api/v1/contacts/{sent['contact_ids'][0]}")).status_code == 404
+
+
+async def test_forget_reaches_bounce_errors_unsent_mail_and_idn_addresses(
+    app, conversation, mail_server, mail_user
+):
+    """What forgetting used to miss: a shared email's bounce error still named the person; a shared
+    email not sent yet would still go to them (its rendered payload names them); an address with a
+    Unicode domain went on the never-log list in a form that never matched."""
+    user, inbox, _sent = conversation
+    dana = "dana@prospect.test"
+    both = [{"email": CLIENT}, {"email": dana}]
+    resp = await user.post(
+        "/api/v1/emails", {"inbox_id": inbox["id"], "to": both, "subject": "To you two", "text": "Hi"}
+    )
+    shared = await wait_sent(user, resp.json()["id"])
+    mail_server.deliver(mail_user.email, dsn_for(shared["message_id"], mail_user.email, CLIENT))
+
+    async def bounced() -> dict | None:
+        e = (await user.get(f"/api/v1/emails/{shared['id']}")).json()
+        return e if e["status"] == "bounced" else None
+
+    assert CLIENT in json.dumps((await wait_for(bounced, timeout=20))["error"])
+    later = datetime.now(UTC) + timedelta(hours=3)
+    resp = await user.post(
+        "/api/v1/emails",
+        {"inbox_id": inbox["id"], "to": both, "subject": "Later", "text": "x", "send_at": later.isoformat()},
+    )
+    assert resp.status_code == 202, resp.text
+    scheduled_id = resp.json()["id"]
+
+    boss = await admin_of(app, user)
+    chris = await contact_id_of(boss, CLIENT)
+    assert (await boss.delete(f"/api/v1/contacts/{chris}?forget=true")).status_code == 204
+    kept = (await boss.get(f"/api/v1/emails/{shared['id']}")).json()
+    assert kept["status"] == "bounced" and CLIENT not in json.dumps(kept), kept
+    unsent = (await boss.get(f"/api/v1/emails/{scheduled_id}")).json()
+    assert unsent["status"] == "cancelled" and unsent["error"]["code"] == "recipient_forgotten"
+    assert CLIENT not in json.dumps(unsent)
+    async with app.rt.engine.connect() as conn:
+        payload = (
+            await conn.exec_driver_sql("SELECT payload FROM outbox WHERE email_id = ?", (scheduled_id,))
+        ).scalar()
+    assert payload == b""  # the rendered mail, which named the person, is gone too
+
+    # `inboxlink forget` of an address with a Unicode domain (as the mail parser keeps them).
+    assert await forget_address(app.rt, boss.caller.team_id, "anna@bücher.test", "cli") is None
+    listed = [e["value"] for e in (await boss.get("/api/v1/never-log")).json()["items"]]
+    assert "anna@xn--bcher-kva.test" in listed  # the form incoming mail is compared in

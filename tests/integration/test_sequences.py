@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from inboxlink.services.crm import erase
 from inboxlink.services.mail import (
     replies,
     sequence_runs,
@@ -168,6 +169,18 @@ async def test_out_of_office_does_not_stop_it(app, jobs_running, mail_server, pr
 
     current = await wait_for(finished, timeout=20)
     assert current["status"] == "finished" and current["stop_reason"] == "completed"
+    # The out-of-office is deleted (retention or forgetting its sender go through erase): the note
+    # stays in the story, without its email or what was copied from it (sender, the subject rule).
+    [ooo] = [h for h in current["history"] if h["kind"] == "auto_reply"]
+    assert ooo["email_id"] and ooo["detail"]["sender"] == CLIENT
+    async with app.rt.engine.begin() as conn:
+        await erase.delete_emails(conn, [ooo["email_id"]])
+    [ooo] = [
+        h
+        for h in (await enrolment(user, enrolled["id"], contact["id"]))["history"]
+        if h["kind"] == "auto_reply"
+    ]
+    assert ooo["email_id"] is None and "sender" not in ooo["detail"] and "why" not in ooo["detail"]
 
 
 async def test_bounce_marks_step_one_bounced_and_stops(

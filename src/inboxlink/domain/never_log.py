@@ -59,6 +59,13 @@ def normalise_entry(value: object) -> str:
     return domain
 
 
+def _folded_entry(value: str) -> str:
+    try:
+        return normalise_entry(value)
+    except InvalidEntry:
+        return value.strip().lower()
+
+
 def _domains_of(domain: str) -> list[str]:
     """`a.b.example.com` → itself and every parent domain down to `example.com` (and `com`)."""
     labels = domain.split(".")
@@ -73,7 +80,9 @@ class NeverLog:
 
     @classmethod
     def of(cls, values: Iterable[str]) -> NeverLog:
-        return cls(frozenset(values))
+        """Entries folded as `covers` folds addresses: an entry stored in another form (forget once
+        stored `anna@bücher.de` as typed) still matches."""
+        return cls(frozenset(_folded_entry(v) for v in values))
 
     def covers(self, address: str) -> bool:
         if not self.entries or not address:

@@ -48,14 +48,16 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def create_engine(raw: str) -> AsyncEngine:
+    """hide_parameters: a database error's text (logged, kept as a job's last_error) never carries
+    the statement's values — addresses, subjects, sealed bodies."""
     url = _url(raw, use_async=True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 async def checkpoint_wal(engine: AsyncEngine) -> None:

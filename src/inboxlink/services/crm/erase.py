@@ -14,6 +14,7 @@ from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.db import checkpoint_wal
 from inboxlink.storage.db_blobs import delete_blobs
 from inboxlink.storage.platform_tables import events, webhook_deliveries
+from inboxlink.storage.sequence_tables import sequence_history
 from inboxlink.storage.tables import attachments, emails, metadata, threads
 
 BATCH = 500  # ids per statement: far below SQLite's variable limit
@@ -61,6 +62,7 @@ async def delete_emails(conn: AsyncConnection, email_ids: Sequence[int]) -> list
         rows = await conn.execute(select(emails.c.thread_id).where(emails.c.id.in_(chunk)).distinct())
         thread_ids.update(r.thread_id for r in rows)
     await delete_events(conn, ids)
+    await forget_in_sequence_history(conn, ids)
     await clear_references(conn, emails, ids)
     # Bytes kept in the database go in this transaction, with the rows (files: `unlink_blobs`).
     await delete_blobs(conn, blobs)
@@ -86,6 +88,30 @@ async def delete_events(conn: AsyncConnection, email_ids: Sequence[int]) -> None
         doomed = select(events.c.id).where(events.c.email_id.in_(ids[start : start + BATCH]))
         await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.event_id.in_(doomed)))
         await conn.execute(delete(events).where(events.c.id.in_(doomed)))
+
+
+# What a sequence's history copied from an inbound email: its sender, and the auto-reply rule that
+# matched (which may quote the subject). The note itself stays: the enrolment's story keeps its steps.
+HISTORY_MAIL_KEYS = ("sender", "why")
+
+
+async def forget_in_sequence_history(conn: AsyncConnection, email_ids: Sequence[int]) -> None:
+    """History rows point at emails without a foreign key (a note outlives nothing), so they are
+    reached here: the deleted email's id and what was copied from it go."""
+    ids = sorted(set(email_ids))
+    for start in range(0, len(ids), BATCH):
+        rows = await conn.execute(
+            select(sequence_history.c.id, sequence_history.c.detail).where(
+                sequence_history.c.email_id.in_(ids[start : start + BATCH])
+            )
+        )
+        for row in rows.all():
+            detail = {k: v for k, v in (row.detail or {}).items() if k not in HISTORY_MAIL_KEYS}
+            await conn.execute(
+                update(sequence_history)
+                .where(sequence_history.c.id == row.id)
+                .values(email_id=None, detail=detail)
+            )
 
 
 async def unlink_blobs(rt: Runtime, names: Sequence[str]) -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inboxlink.domain.never_log import InvalidEntry, normalise_entry
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.erase import (
     BATCH,
@@ -27,10 +30,14 @@ from inboxlink.services.errors import NotFound
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.services.validation import db_int
 from inboxlink.storage.privacy_tables import privacy_audit
-from inboxlink.storage.tables import contacts, email_contacts, emails
+from inboxlink.storage.tables import contacts, email_contacts, emails, outbox
 
 FORGOTTEN = "forgotten contact"
 _AUDIT_PURPOSE = b"inboxlink privacy audit v1"
+UNSENT_FORGOTTEN = {
+    "code": "recipient_forgotten",
+    "message": "Not sent: one of its recipients was forgotten (a privacy request). Write it again to the others if it is still needed.",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,14 @@ class Forgotten:
     emails_kept: int
     blobs_deleted: int
     seen_before: bool
+
+
+def list_entry(address: str) -> str:
+    """The address in the never-log list's stored form (the domain in ASCII), as typed if it has none."""
+    try:
+        return normalise_entry(address)
+    except InvalidEntry:
+        return address
 
 
 def subject_hashes(rt: Runtime, address: str) -> list[str]:
@@ -58,6 +73,46 @@ def _scrubbed(people: Any, address: str) -> tuple[list[dict[str, str]], bool]:
     return out, changed
 
 
+def _scrubbed_error(error: Any, address: str) -> tuple[Any, bool]:
+    """A send's or a bounce's error names recipients ("recipients": [...], "… bob@x: 550 …" in the
+    message): the forgotten address goes from it as from the headers."""
+    if not isinstance(error, dict) or address not in json.dumps(error).lower():
+        return error, False
+    pattern = re.compile(re.escape(address), re.IGNORECASE)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(FORGOTTEN, value)
+        if isinstance(value, list):
+            return [clean(v) for v in value if not (isinstance(v, str) and v.strip().lower() == address)]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    return clean(error), True
+
+
+async def _cancel_unsent(conn: AsyncConnection, ids: list[int]) -> None:
+    """Shared emails not yet on their way (queued, scheduled) are not sent to a forgotten person:
+    cancelled, their rendered payload (which still names them) wiped. One already being handed to
+    the server cannot be called back."""
+    for start in range(0, len(ids), BATCH):
+        waiting = select(outbox.c.email_id).where(
+            outbox.c.email_id.in_(ids[start : start + BATCH]), outbox.c.state.in_(("pending", "scheduled"))
+        )
+        doomed = list((await conn.execute(waiting)).scalars())
+        if not doomed:
+            continue
+        await conn.execute(
+            outbox.update()
+            .where(outbox.c.email_id.in_(doomed), outbox.c.state.in_(("pending", "scheduled")))
+            .values(state="cancelled", payload=b"", updated_at=now())
+        )
+        await conn.execute(
+            emails.update().where(emails.c.id.in_(doomed)).values(status="cancelled", error=UNSENT_FORGOTTEN)
+        )
+
+
 async def _scrub_shared(conn: AsyncConnection, ids: list[int], address: str) -> None:
     """Emails that stay for other contacts lose the forgotten address wherever it is written."""
     for start in range(0, len(ids), BATCH):
@@ -70,6 +125,9 @@ async def _scrub_shared(conn: AsyncConnection, ids: list[int], address: str) -> 
                     values[column] = new
             if r.from_email.strip().lower() == address:
                 values.update(from_email="", from_name=FORGOTTEN)
+            error, changed = _scrubbed_error(r.error, address)
+            if changed:
+                values["error"] = error
             if values:
                 await conn.execute(emails.update().where(emails.c.id == r.id).values(**values))
 
@@ -103,11 +161,12 @@ async def forget_contact_row(
             shared.update(r.email_id for r in rows)
         only = [i for i in linked if i not in shared]
         blobs = await delete_emails(conn, only)
+        await _cancel_unsent(conn, sorted(shared))
         await _scrub_shared(conn, sorted(shared), address)
         await delete_events(conn, sorted(shared))  # their payloads still name the forgotten person
         await clear_references(conn, contacts, [contact_id])
         await conn.execute(delete(contacts).where(contacts.c.id == contact_id))
-        await add_to_team_list(conn, team_id, address, actor_id)
+        await add_to_team_list(conn, team_id, list_entry(address), actor_id)
         hashes = subject_hashes(rt, address)
         seen = await conn.scalar(
             select(privacy_audit.c.id).where(
@@ -150,6 +209,6 @@ async def forget_address(rt: Runtime, team_id: int, address: str, actor: str) ->
             select(contacts.c.id).where(contacts.c.team_id == team_id, contacts.c.email == address)
         )
         if contact_id is None:
-            await add_to_team_list(conn, team_id, address, None)
+            await add_to_team_list(conn, team_id, list_entry(address), None)
             return None
     return await forget_contact_row(rt, team_id, int(contact_id), actor, None)

@@ -244,6 +244,10 @@ async def prune(rt: Runtime, payload: dict[str, Any]) -> None:
                 jobs.jobs.c.status == "done", jobs.jobs.c.created_at < stamp - timedelta(days=1)
             )
         )
+        # Failed jobs stay as long as events do (their last_error is for the admin to read).
+        await conn.execute(
+            delete(jobs.jobs).where(jobs.jobs.c.status == "failed", jobs.jobs.c.created_at < cutoff)
+        )
     raise jobs.Retry(3600.0, "periodic")
 
 

@@ -37,10 +37,12 @@ _SETTING_IDS = {
     "window_start": "seq-start",
     "window_end": "seq-end",
 }
+# "steps[n].template_id" (neither a template nor a subject or text) goes under the subject: a
+# form of a team without templates has no template field.
 _STEP_IDS = {
     "delay_days": "delay",
     "subject": "subject",
-    "template_id": "template",
+    "template_id": "subject",
     "same_thread": "same-thread",
 }
 
@@ -174,7 +176,10 @@ def form_errors(exc: ServiceError, form: SequenceForm) -> dict[str, str]:
     if step is not None and int(step.group(1)) < len(form.step_rows):
         n = form.step_rows[int(step.group(1))]
         part = step.group(2)
-        return {f"{_STEP_IDS.get(part or '', 'subject')}-{n}": _step_message(part)}
+        kind = _STEP_IDS.get(part or "", "subject")
+        if n == 0 and kind == "same-thread":
+            kind = "subject"  # the first row has no such box (a forged form posted one)
+        return {f"{kind}-{n}": _step_message(part)}
     if where == "steps":
         return {"steps": exc.message}  # "A sequence needs at least one step." / "… at most 20 steps."
     if exc.code == "template_not_found":

@@ -133,6 +133,7 @@ def test_edit_a_sequence_from_its_page(
     page.locator("#delay-1").fill("4")
     page.get_by_role("button", name="Save sequence").click()
     expect(page.get_by_role("heading", name="After the demo", level=1)).to_be_visible()
+    expect(page.locator("#sequence-saved")).to_have_text("Sequence saved.")
     second = page.locator("#steps li").nth(1)
     expect(second).to_contain_text("Did the pricing make sense?")
     expect(second).to_contain_text("4 business days after the previous step")

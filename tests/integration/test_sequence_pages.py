@@ -67,7 +67,7 @@ async def test_edit_a_sequence_change_remove_and_add_steps(app):
                    "template_3": str(greeting["id"]), "delay_3": "4", "name": "After the demo (v2)"})  # fmt: skip
     fields.pop("same_thread_3", None)
     saved = await app.client.post(url, data=fields)
-    assert saved.status_code == 303 and saved.headers["location"] == f"/sequences/{sequence['id']}"
+    assert saved.status_code == 303 and saved.headers["location"] == f"/sequences/{sequence['id']}?saved=1"
     got = (await user.get(f"/api/v1/sequences/{sequence['id']}")).json()
     assert got["name"] == "After the demo (v2)" and got["stop_on_auto_reply"] is True
     assert [
@@ -77,7 +77,8 @@ async def test_edit_a_sequence_change_remove_and_add_steps(app):
         ("", "Any questions about the demo?", 1, True, None),
         ("", "", 4, False, greeting["id"]),
     ]
-    shown = (await app.client.get(f"/sequences/{sequence['id']}")).text
+    shown = (await app.client.get(saved.headers["location"])).text
+    assert 'id="sequence-saved"' in shown
     assert "Any questions about the demo?" in shown and "I&#39;ll close your file." not in shown
     assert "1 business day after the previous step" in shown and "template “Nudge”" in shown
 

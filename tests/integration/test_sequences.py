@@ -456,3 +456,5 @@ async def test_an_edit_carries_active_enrolments_on(app, jobs_running, mail_serv
     assert [e["email_id"] for e in final["emails"]] == [first["id"], second["id"]]
     shown = (await app.client.get(f"/sequences/{sequence['id']}")).text
     assert 'data-enrolment-status="finished"' in shown and "All steps sent" in shown
+    record = (await app.client.get(f"/contacts/{contact['id']}")).text
+    assert "the steps it had left were removed from the sequence" in record

@@ -100,7 +100,13 @@ async def sequence_page(request: Request, web: WebDep, caller: WebCaller, sequen
     except NotFound as exc:
         raise PageNotFound() from exc
     names = {t["id"]: t["name"] for t in await templates.list_templates(web.rt, caller)}
-    context = {"sequence": sequence, "enrolments": enrolled, "reasons": REASONS, "template_names": names}
+    context = {
+        "sequence": sequence,
+        "enrolments": enrolled,
+        "reasons": REASONS,
+        "template_names": names,
+        "saved": request.query_params.get("saved") == "1",
+    }
     return await web.pages.render(request, "sequence.html", context, caller=caller)
 
 
@@ -158,7 +164,7 @@ async def save(
         except ServiceError as exc:
             errors = form_errors(exc, posted)
         else:
-            return RedirectResponse(f"/sequences/{sequence_id}", status_code=303)
+            return RedirectResponse(f"/sequences/{sequence_id}?saved=1", status_code=303)
     return await _edit_page(request, web, caller, sequence, posted, errors)
 
 

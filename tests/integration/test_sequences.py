@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from tests.integration.conftest import CLIENT
 from tests.support import app as support
 from tests.support.app import wait_for
 from tests.support.flows import connect, monitor_connected, wait_sent
+from tests.support.forms import form_values
 from tests.support.replies import dsn_for, make_reply
 from tests.support.web import sign_in
 
@@ -426,3 +428,46 @@ async def test_merging_contacts_keeps_their_enrolments(
     await sign_in(app.client, "seller@crm.test")
     page = (await app.client.get(f"/contacts/{keep['id']}")).text
     assert "Newsletter follow-up" in page and "Contacts merged" in page
+
+
+async def test_an_edit_carries_active_enrolments_on(app, jobs_running, mail_server, provider_smtp, mail_user):
+    """Step 1 sent, the contact waits for step 2. On the edit page step 2 is reworded: it is sent
+    next, at the time set before, in its new words. Then the last step is removed: the enrolment,
+    waiting for it, finishes at once, and when its old send time comes nothing is sent."""
+    steps = [*STEPS, {"text": "Closing the loop.", "delay_days": 3, "same_thread": True}]
+    user, _inbox, contact, sequence, enrolled = await setup(app, mail_server, provider_smtp, mail_user)
+    keep = {k: sequence[k] for k in ("name", "time_zone", "window_start", "window_end")}
+    put = await user.put(f"/api/v1/sequences/{sequence['id']}", {**keep, "steps": steps})
+    assert put.status_code == 200, put.text
+    current, first = await step_sent(app, user, enrolled, contact["id"], 1)
+    assert current["next_step"] == 1
+
+    await sign_in(app.client, "seller@crm.test")
+    page_url = f"/sequences/{sequence['id']}/edit"
+    page = await app.client.get(page_url)
+    assert re.search(r"Enrolled right now: 1 waiting for step 2\.", page.text)
+    assert "Active enrolments carry on at their next step" in page.text
+    fields = form_values(page.text, page_url)
+    fields.update({"text_1": "Reworded follow-up."})
+    assert (await app.client.post(page_url, data=fields)).status_code == 303
+    same = await enrolment(user, enrolled["id"], contact["id"])
+    assert (same["status"], same["next_step"], same["next_run_at"]) == ("active", 1, current["next_run_at"])
+    waiting, second = await step_sent(app, user, enrolled, contact["id"], 2)
+    assert second["subject"] == "Re: Our offer" and second["text"].startswith("Reworded follow-up.")
+    assert waiting["status"] == "active" and waiting["next_step"] == 2
+
+    fields = form_values((await app.client.get(page_url)).text, page_url)
+    assert (await app.client.post(page_url, data={**fields, "remove_2": "on"})).status_code == 303
+    ended = await enrolment(user, enrolled["id"], contact["id"])
+    assert (ended["status"], ended["stop_reason"], ended["next_run_at"]) == ("finished", "completed", None)
+    assert (
+        ended["history"][-1]["kind"] == "finished" and ended["history"][-1]["detail"]["steps_removed"] is True
+    )
+    await advance_to(app, waiting["next_run_at"])
+    await wait_for(lambda: settled(app, enrolled["id"]), timeout=20)
+    final = await enrolment(user, enrolled["id"], contact["id"])
+    assert [e["email_id"] for e in final["emails"]] == [first["id"], second["id"]]
+    shown = (await app.client.get(f"/sequences/{sequence['id']}")).text
+    assert 'data-enrolment-status="finished"' in shown and "All steps sent" in shown
+    record = (await app.client.get(f"/contacts/{contact['id']}")).text
+    assert "the steps it had left were removed from the sequence" in record

@@ -9,7 +9,7 @@ from inboxlink.api.deps import CallerDep, JsonRoute, RuntimeDep
 from inboxlink.api.schemas import sequences as schemas
 from inboxlink.api.schemas.types import ERROR_RESPONSES
 from inboxlink.services.crm.contacts import get_contact_row
-from inboxlink.services.mail import sequence_enrolments, sequences
+from inboxlink.services.mail import sequence_edit, sequence_enrolments, sequences
 from inboxlink.services.validation import DbInt
 
 router = APIRouter(prefix="/api/v1", route_class=JsonRoute, responses=ERROR_RESPONSES, tags=["sequences"])
@@ -34,7 +34,7 @@ async def get_sequence(rt: RuntimeDep, caller: CallerDep, sequence_id: DbInt) ->
 async def update_sequence(
     rt: RuntimeDep, caller: CallerDep, sequence_id: DbInt, body: schemas.SequenceIn
 ) -> dict[str, object]:
-    return await sequences.update_sequence(rt, caller, sequence_id, body.as_service_input())
+    return await sequence_edit.update_sequence(rt, caller, sequence_id, body.as_service_input())
 
 
 @router.post("/sequences/{sequence_id}/enrolments", status_code=201, response_model=schemas.EnrolResult)

@@ -5,7 +5,7 @@
 /companies, /companies/{id}, /deals (board or list), /deals/{id}, /search, /import,
 /settings (inboxes, BCC address), /settings/webhooks (admins), /settings/privacy (never-log,
 retention, forget), /replies and /notifications (issue 14), /templates (templates and snippets), /sequences
-and /sequences/{id}; /events is the SSE feed; /static holds app.css and app.js.
+and /sequences/{id} (+ /edit); /events is the SSE feed; /static holds app.css and app.js.
 """
 
 from __future__ import annotations

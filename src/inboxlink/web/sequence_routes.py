@@ -1,26 +1,35 @@
 """Sequences in the web UI: /sequences (the team's sequences, a form for a new one), /sequences/{id}
-(its steps and who is enrolled, with each enrolment's status), and on a contact's record the
+(its steps and who is enrolled, with each enrolment's status), /sequences/{id}/edit (the same form,
+filled in: change, add or remove steps; web/sequence_forms.py reads both), and on a contact's record the
 "Enroll in sequence" form and the contact's enrolments with their history (`contact_context`)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from inboxlink.services.accounts import inboxes
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.errors import NotFound, ServiceError
-from inboxlink.services.mail import sequence_enrolments, sequences, templates
+from inboxlink.services.mail import sequence_edit, sequence_enrolments, sequences, templates
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.services.validation import DbInt
 from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, form_int, text
+from inboxlink.web.sequence_forms import (
+    SequenceForm,
+    blank_form,
+    error_summary,
+    form_errors,
+    form_of,
+    read_form,
+    unknown_templates,
+)
 
 router = APIRouter()
 
-FORM_STEPS = 3  # step rows on the "new sequence" form; an empty row is left out
 REASONS = {
     "replied": "Replied",
     "company_replied": "Someone at their company replied",
@@ -40,31 +49,24 @@ ENROL_ERRORS = {
 }
 
 
-def _steps_from(form: FormData) -> list[dict[str, Any]]:
-    steps = []
-    for n in range(FORM_STEPS):
-        subject, body = text(form, f"subject_{n}"), text(form, f"text_{n}")
-        template_id = form_int(text(form, f"template_{n}"))
-        if not subject and not body and template_id is None:
-            continue
-        delay = form_int(text(form, f"delay_{n}") or "0")
-        steps.append(
-            {"template_id": template_id, "subject": subject, "text": body,
-             "delay_days": -1 if delay is None else delay, "same_thread": form.get(f"same_thread_{n}") == "on"}
-        )  # fmt: skip
-    return steps
-
-
 async def _list_page(
-    request: Request, web: WebDep, caller: Caller, *, error: str | None = None, status: int = 200
+    request: Request,
+    web: WebDep,
+    caller: Caller,
+    *,
+    form: SequenceForm | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response:
     context = {
         "sequences": await sequences.list_sequences(web.rt, caller),
         "templates": await templates.list_templates(web.rt, caller),
-        "error": error,
-        "steps": FORM_STEPS,
+        "form": form or blank_form(),
+        "errors": errors or {},
+        "error_summary": error_summary(errors or {}),
     }
-    return await web.pages.render(request, "sequences.html", context, caller=caller, status=status)
+    return await web.pages.render(
+        request, "sequences.html", context, caller=caller, status=422 if errors else 200
+    )
 
 
 @router.get("/sequences", include_in_schema=False)
@@ -72,22 +74,22 @@ async def sequence_list(request: Request, web: WebDep, caller: WebCaller) -> Res
     return await _list_page(request, web, caller)
 
 
+async def _template_ids(rt: Runtime, caller: Caller) -> set[object]:
+    return {t["id"] for t in await templates.list_templates(rt, caller)}
+
+
 @router.post("/sequences", include_in_schema=False)
 async def create(request: Request, web: WebDep, caller: WebCaller, form: CheckedForm) -> Response:
-    body = {
-        "name": text(form, "name"),
-        "time_zone": text(form, "time_zone") or "UTC",
-        "window_start": text(form, "window_start") or "09:00",
-        "window_end": text(form, "window_end") or "17:00",
-        "stop_on_company_reply": form.get("stop_on_company_reply") == "on",
-        "stop_on_auto_reply": form.get("stop_on_auto_reply") == "on",
-        "steps": _steps_from(form),
-    }
-    try:
-        made = await sequences.create_sequence(web.rt, caller, body)
-    except ServiceError as exc:
-        return await _list_page(request, web, caller, error=exc.message, status=422)
-    return RedirectResponse(f"/sequences/{made['id']}", status_code=303)
+    posted = read_form(form)
+    errors = unknown_templates(posted, await _template_ids(web.rt, caller))
+    if not errors:
+        try:
+            made = await sequences.create_sequence(web.rt, caller, posted.body())
+        except ServiceError as exc:
+            errors = form_errors(exc, posted)
+        else:
+            return RedirectResponse(f"/sequences/{made['id']}", status_code=303)
+    return await _list_page(request, web, caller, form=posted, errors=errors)
 
 
 @router.get("/sequences/{sequence_id}", include_in_schema=False)
@@ -98,8 +100,72 @@ async def sequence_page(request: Request, web: WebDep, caller: WebCaller, sequen
     except NotFound as exc:
         raise PageNotFound() from exc
     names = {t["id"]: t["name"] for t in await templates.list_templates(web.rt, caller)}
-    context = {"sequence": sequence, "enrolments": enrolled, "reasons": REASONS, "template_names": names}
+    context = {
+        "sequence": sequence,
+        "enrolments": enrolled,
+        "reasons": REASONS,
+        "template_names": names,
+        "saved": request.query_params.get("saved") == "1",
+    }
     return await web.pages.render(request, "sequence.html", context, caller=caller)
+
+
+async def _edit_page(
+    request: Request,
+    web: WebDep,
+    caller: Caller,
+    sequence: dict[str, Any],
+    form: SequenceForm,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    enrolled = await sequence_enrolments.list_enrolments(web.rt, caller, sequence_id=int(sequence["id"]))
+    # {step number: how many active enrolments wait for it}: what an edit moves (see sequence_edit).
+    waiting = Counter(int(e["next_step"]) + 1 for e in enrolled if e["status"] == "active")  # type: ignore[call-overload]
+    context = {
+        "sequence": sequence,
+        "waiting": sorted(waiting.items()),
+        "templates": await templates.list_templates(web.rt, caller),
+        "form": form,
+        "errors": errors or {},
+        "error_summary": error_summary(errors or {}),
+    }
+    return await web.pages.render(
+        request, "sequence_edit.html", context, caller=caller, status=422 if errors else 200
+    )
+
+
+async def _sequence_or_404(rt: Runtime, caller: Caller, sequence_id: int) -> dict[str, Any]:
+    try:
+        return await sequences.get_sequence(rt, caller, sequence_id)
+    except NotFound as exc:
+        raise PageNotFound() from exc
+
+
+@router.get("/sequences/{sequence_id}/edit", include_in_schema=False)
+async def edit_page(request: Request, web: WebDep, caller: WebCaller, sequence_id: DbInt) -> Response:
+    sequence = await _sequence_or_404(web.rt, caller, sequence_id)
+    return await _edit_page(request, web, caller, sequence, form_of(sequence))
+
+
+@router.post("/sequences/{sequence_id}/edit", include_in_schema=False)
+async def save(
+    request: Request, web: WebDep, caller: WebCaller, sequence_id: DbInt, form: CheckedForm
+) -> Response:
+    sequence = await _sequence_or_404(web.rt, caller, sequence_id)
+    posted = read_form(form)
+    errors = unknown_templates(posted, await _template_ids(web.rt, caller))
+    if not errors:
+        try:
+            await sequence_edit.update_sequence(web.rt, caller, sequence_id, posted.body())
+        except NotFound as exc:
+            if exc.code == "sequence_not_found":
+                raise PageNotFound() from exc
+            errors = form_errors(exc, posted)
+        except ServiceError as exc:
+            errors = form_errors(exc, posted)
+        else:
+            return RedirectResponse(f"/sequences/{sequence_id}?saved=1", status_code=303)
+    return await _edit_page(request, web, caller, sequence, posted, errors)
 
 
 async def contact_context(rt: Runtime, caller: Caller, contact_id: int) -> dict[str, Any]:

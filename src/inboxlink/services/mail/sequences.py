@@ -1,7 +1,7 @@
 """Follow-up sequences: a named series of steps (a template, or a subject and text, sent N business
 days after the previous one, optionally as a reply in the same thread), and the contacts enrolled
 in it from one of the caller's inboxes. Sending is `sequence_runs`' job; what stops an enrolment,
-`sequence_stops`. Sequences are the team's; an enrolment sends through its enroller's inbox."""
+`sequence_stops`; changing a sequence, `sequence_edit`. Sequences are the team's; an enrolment sends through its enroller's inbox."""
 
 from __future__ import annotations
 
@@ -22,15 +22,20 @@ from inboxlink.storage.db import new_id
 from inboxlink.storage.sequence_tables import sequence_enrolments, sequence_steps, sequences
 
 __all__ = [
+    "MAX_DELAY_DAYS",
     "MAX_STEPS",
+    "check_templates",
     "create_sequence",
     "enrolment_counts",
     "get_sequence",
     "list_sequences",
+    "parse_settings",
+    "parse_steps",
     "sequence_row",
+    "sequence_view",
     "steps_of",
-    "update_sequence",
     "window_of",
+    "write_steps",
 ]
 
 MAX_STEPS = 20
@@ -50,7 +55,7 @@ def window_of(row: Any) -> SendingWindow:
     return SendingWindow(time(start_h, start_m), time(end_h, end_m))
 
 
-def _settings(body: dict[str, Any]) -> dict[str, Any]:
+def parse_settings(body: dict[str, Any]) -> dict[str, Any]:
     name = str(body.get("name") or "").strip()
     if not name:
         raise ServiceError("field_required", "A sequence needs a name.", field="name")
@@ -79,7 +84,7 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _steps(raw: object) -> list[dict[str, Any]]:
+def parse_steps(raw: object) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         raise ServiceError("field_required", "A sequence needs at least one step.", field="steps")
     if len(raw) > MAX_STEPS:
@@ -118,7 +123,7 @@ def _steps(raw: object) -> list[dict[str, Any]]:
     return steps
 
 
-async def _check_templates(rt: Runtime, caller: Caller, steps: list[dict[str, Any]]) -> None:
+async def check_templates(rt: Runtime, caller: Caller, steps: list[dict[str, Any]]) -> None:
     for step in steps:
         if step["template_id"] is not None:
             where = f"steps[{step['position']}].template_id"
@@ -171,7 +176,7 @@ def _step_view(row: Any) -> dict[str, object]:
     }
 
 
-async def _view(conn: AsyncConnection, row: Any) -> dict[str, object]:
+async def sequence_view(conn: AsyncConnection, row: Any) -> dict[str, object]:
     return {
         "id": row.id,
         "name": row.name,
@@ -187,15 +192,15 @@ async def _view(conn: AsyncConnection, row: Any) -> dict[str, object]:
     }
 
 
-async def _write_steps(conn: AsyncConnection, sequence_id: int, steps: list[dict[str, Any]]) -> None:
+async def write_steps(conn: AsyncConnection, sequence_id: int, steps: list[dict[str, Any]]) -> None:
     await conn.execute(delete(sequence_steps).where(sequence_steps.c.sequence_id == sequence_id))
     for step in steps:
         await conn.execute(sequence_steps.insert().values(sequence_id=sequence_id, **step))
 
 
 async def create_sequence(rt: Runtime, caller: Caller, body: dict[str, Any]) -> dict[str, object]:
-    settings, steps = _settings(body), _steps(body.get("steps"))
-    await _check_templates(rt, caller, steps)
+    settings, steps = parse_settings(body), parse_steps(body.get("steps"))
+    await check_templates(rt, caller, steps)
     stamp = now()
     async with rt.engine.begin() as conn:
         sequence_id = new_id(
@@ -209,31 +214,13 @@ async def create_sequence(rt: Runtime, caller: Caller, body: dict[str, Any]) -> 
                 )
             )
         )
-        await _write_steps(conn, sequence_id, steps)
-        return await _view(conn, await sequence_row(conn, caller.team_id, sequence_id))
-
-
-async def update_sequence(
-    rt: Runtime, caller: Caller, sequence_id: int, body: dict[str, Any]
-) -> dict[str, object]:
-    """Replace the sequence's settings and steps. Active enrolments carry on at their next step's
-    position under the new steps (past the last one, they finish)."""
-    async with rt.engine.connect() as conn:
-        await sequence_row(conn, caller.team_id, sequence_id)  # 404 before any 422
-    settings, steps = _settings(body), _steps(body.get("steps"))
-    await _check_templates(rt, caller, steps)
-    async with rt.engine.begin() as conn:
-        await sequence_row(conn, caller.team_id, sequence_id)
-        await conn.execute(
-            sequences.update().where(sequences.c.id == sequence_id).values(updated_at=now(), **settings)
-        )
-        await _write_steps(conn, sequence_id, steps)
-        return await _view(conn, await sequence_row(conn, caller.team_id, sequence_id))
+        await write_steps(conn, sequence_id, steps)
+        return await sequence_view(conn, await sequence_row(conn, caller.team_id, sequence_id))
 
 
 async def get_sequence(rt: Runtime, caller: Caller, sequence_id: int) -> dict[str, object]:
     async with rt.engine.connect() as conn:
-        return await _view(conn, await sequence_row(conn, caller.team_id, sequence_id))
+        return await sequence_view(conn, await sequence_row(conn, caller.team_id, sequence_id))
 
 
 async def list_sequences(rt: Runtime, caller: Caller) -> list[dict[str, object]]:
@@ -243,4 +230,4 @@ async def list_sequences(rt: Runtime, caller: Caller) -> list[dict[str, object]]
                 select(sequences).where(sequences.c.team_id == caller.team_id).order_by(sequences.c.id)
             )
         ).all()
-        return [await _view(conn, r) for r in rows]
+        return [await sequence_view(conn, r) for r in rows]

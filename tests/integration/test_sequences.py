@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -413,3 +414,18 @@ async def test_merging_contacts_keeps_their_enrolments(
     await sign_in(app.client, "seller@crm.test")
     page = (await app.client.get(f"/contacts/{keep['id']}")).text
     assert "Newsletter follow-up" in page and "Contacts merged" in page
+
+
+async def test_unenrol_goes_back_to_a_local_page_only(app, mail_server, provider_smtp, mail_user):
+    _user, _inbox, contact, _sequence, enrolled = await setup(app, mail_server, provider_smtp, mail_user)
+    await sign_in(app.client, "seller@crm.test")
+    page = (await app.client.get(f"/contacts/{contact['id']}")).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    url = f"/enrolments/{enrolled['id']}/unenrol"
+    for hostile in ("/\\evil.com", "//evil.com", "/\t/evil.com", "https://evil.com"):
+        resp = await app.client.post(url, data={"csrf_token": token, "back": hostile})
+        assert resp.status_code == 303 and resp.headers["location"] == "/sequences", hostile
+    back = f"/contacts/{contact['id']}#sequences"
+    resp = await app.client.post(url, data={"csrf_token": token, "back": back})
+    assert resp.status_code == 303 and resp.headers["location"] == back
+    assert (await enrolment(_user, enrolled["id"], contact["id"]))["stop_reason"] == "unenrolled"

@@ -407,3 +407,57 @@ async def test_forget_reaches_bounce_errors_unsent_mail_and_idn_addresses(
     assert await forget_address(app.rt, boss.caller.team_id, "anna@bücher.test", "cli") is None
     listed = [e["value"] for e in (await boss.get("/api/v1/never-log")).json()["items"]]
     assert "anna@xn--bcher-kva.test" in listed  # the form incoming mail is compared in
+
+
+async def test_export_holds_the_profile_the_phone_and_every_enrolment_with_its_history(
+    app, mail_server, provider_smtp, mail_user
+):
+    user, inbox = await connect(app, mail_server, provider_smtp, mail_user)
+    await wait_for(lambda: monitor_connected(app, inbox["id"]))
+    contact = (await user.post("/api/v1/contacts", {"email": CLIENT, "name": "Chris Client"})).json()
+    resp = await user.client.patch(
+        f"/api/v1/contacts/{contact['id']}",
+        headers={"Authorization": f"Bearer {user.token}"},
+        json={"first_name": "Chris", "last_name": "Client", "job_title": "Head of Buying",
+         "phone": "+49 30 1234567", "owner_id": user.caller.user_id, "lifecycle_stage": "customer"},
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    resp = await user.post(
+        "/api/v1/sequences",
+        {"name": "After the demo", "time_zone": "Europe/Berlin", "window_start": "09:00",
+         "window_end": "17:00", "steps": [{"subject": "Offer", "text": "Here it is.", "delay_days": 3}]},
+    )  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    sequence = resp.json()
+    resp = await user.post(
+        f"/api/v1/sequences/{sequence['id']}/enrolments",
+        {"inbox_id": inbox["id"], "contact_ids": [contact["id"]]},
+    )
+    assert resp.status_code == 201, resp.text
+    [enrolled] = resp.json()["items"]
+    assert (await user.delete(f"/api/v1/enrolments/{enrolled['id']}")).status_code == 200  # ended one
+    resp = await user.post(
+        f"/api/v1/sequences/{sequence['id']}/enrolments",
+        {"inbox_id": inbox["id"], "contact_ids": [contact["id"]]},
+    )
+    [again] = resp.json()["items"]
+
+    resp = await user.get(f"/api/v1/contacts/{contact['id']}/export")
+    assert resp.status_code == 200
+    data = json.loads(zipfile.ZipFile(io.BytesIO(resp.content)).read("data.json"))
+    person = data["contact"]
+    assert person["email"] == CLIENT and person["name"] == "Chris Client"
+    assert (person["first_name"], person["last_name"], person["job_title"]) == (
+        "Chris",
+        "Client",
+        "Head of Buying",
+    )
+    assert person["phone"] == "+49 30 1234567"
+    assert person["owner_id"] == user.caller.user_id and person["lifecycle_stage"] == "customer"
+    assert [e["id"] for e in data["enrolments"]] == [enrolled["id"], again["id"]]
+    first, second = data["enrolments"]
+    assert first["sequence_name"] == "After the demo" and first["status"] == "stopped"
+    assert first["stop_reason"] == "unenrolled"
+    assert [h["kind"] for h in first["history"]] == ["enrolled", "stopped"]
+    assert second["status"] == "active" and [h["kind"] for h in second["history"]] == ["enrolled"]
+    assert data["emails"] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from email import policy
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from inboxlink.services.accounts.health import mark_disconnected
+from inboxlink.services.accounts.users import create_token, create_user
 from inboxlink.services.mail import scheduled
 from inboxlink.services.platform.jobs import JobRunner
 from inboxlink.services.platform.runtime import Clock, Runtime, now
@@ -24,6 +26,7 @@ from inboxlink.storage.tables import outbox
 from tests.support import app as support
 from tests.support.app import fresh_postgres_db, postgres_reachable, running_app, wait_for
 from tests.support.flows import connect, wait_sent
+from tests.support.web import sign_in
 
 FAST_JOBS = {"INBOXLINK_JOBS_POLL": "0.1"}
 
@@ -233,3 +236,48 @@ async def test_two_workers_on_postgresql_send_each_scheduled_email_once(
     async with first.rt.engine.connect() as conn:
         attempts = (await conn.execute(select(outbox.c.attempts))).scalars().all()
     assert attempts == [1] * 6
+
+
+async def test_only_the_sender_or_an_admin_cancels_a_scheduled_email(
+    app, mail_server, provider_smtp, mail_user, clock
+):
+    seller, inbox = await connect(app, mail_server, provider_smtp, mail_user)  # seller@crm.test
+    to = f"mine-{mail_user.email}"
+    mail_server.add_user(to, "pw")
+    queued = await schedule(seller, inbox, to, at(timedelta(hours=2)))
+    teammate = await app.user("bea@crm.test", name="Bea Buyer")
+    assert teammate.caller.team_id == seller.caller.team_id
+    refused = await teammate.delete(f"/api/v1/emails/{queued['id']}")
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "email_not_found"
+    assert (await seller.get(f"/api/v1/emails/{queued['id']}")).json()["status"] == "scheduled"
+
+    # On the record, the teammate sees who scheduled it and when, with no button, and a forged
+    # form post is a 404 page; the sender sees the button and it works.
+    contact_page = f"/contacts/{queued['contact_ids'][0]}"
+    await sign_in(app.client, "bea@crm.test")
+    page = await app.client.get(contact_page)
+    assert page.status_code == 200
+    assert "Scheduled by Sam Seller for" in page.text and "Cancel sending" not in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    forged = await app.client.post(f"/emails/{queued['id']}/cancel", data={"csrf_token": token})
+    assert forged.status_code == 404
+    assert (await seller.get(f"/api/v1/emails/{queued['id']}")).json()["status"] == "scheduled"
+    fragment = await app.client.get(f"{contact_page}/timeline")
+    assert "Scheduled by" in fragment.text and "Cancel sending" not in fragment.text
+
+    assert (await app.client.post("/logout", data={"csrf_token": token})).status_code == 303
+    await sign_in(app.client, "seller@crm.test")
+    page = await app.client.get(contact_page)
+    assert "Cancel sending" in page.text and "Scheduled by" not in page.text
+    assert "Cancel sending" in (await app.client.get(f"{contact_page}/timeline")).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    done = await app.client.post(f"/emails/{queued['id']}/cancel", data={"csrf_token": token})
+    assert done.status_code == 303
+    assert (await seller.get(f"/api/v1/emails/{queued['id']}")).json()["status"] == "cancelled"
+
+    # A team admin may cancel a teammate's scheduled email.
+    other = await schedule(seller, inbox, to, at(timedelta(hours=2)), subject="For the admin")
+    admin = await create_user(app.rt, "boss@crm.test", "correct horse battery", name="Boss", admin=True)
+    boss = support.TestUser(admin, await create_token(app.rt, "boss@crm.test"), app.client)
+    assert (await boss.delete(f"/api/v1/emails/{other['id']}")).status_code == 204
+    assert (await seller.get(f"/api/v1/emails/{other['id']}")).json()["status"] == "cancelled"

@@ -471,3 +471,18 @@ async def test_an_edit_carries_active_enrolments_on(app, jobs_running, mail_serv
     assert 'data-enrolment-status="finished"' in shown and "All steps sent" in shown
     record = (await app.client.get(f"/contacts/{contact['id']}")).text
     assert "the steps it had left were removed from the sequence" in record
+
+
+async def test_unenrol_goes_back_to_a_local_page_only(app, mail_server, provider_smtp, mail_user):
+    _user, _inbox, contact, _sequence, enrolled = await setup(app, mail_server, provider_smtp, mail_user)
+    await sign_in(app.client, "seller@crm.test")
+    page = (await app.client.get(f"/contacts/{contact['id']}")).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    url = f"/enrolments/{enrolled['id']}/unenrol"
+    for hostile in ("/\\evil.com", "//evil.com", "/\t/evil.com", "https://evil.com"):
+        resp = await app.client.post(url, data={"csrf_token": token, "back": hostile})
+        assert resp.status_code == 303 and resp.headers["location"] == "/sequences", hostile
+    back = f"/contacts/{contact['id']}#sequences"
+    resp = await app.client.post(url, data={"csrf_token": token, "back": back})
+    assert resp.status_code == 303 and resp.headers["location"] == back
+    assert (await enrolment(_user, enrolled["id"], contact["id"]))["stop_reason"] == "unenrolled"

@@ -3,6 +3,7 @@ address and IP, and per address from anywhere), and CSRF tokens are bound to the
 
 from __future__ import annotations
 
+from inboxlink.web.deps import safe_next
 from inboxlink.web.security import ACCOUNT_FACTOR, SignInThrottle
 
 
@@ -74,3 +75,21 @@ def test_device_cookies_are_signed_and_bound_to_the_address() -> None:
     assert signer.device_nonce(signer.session_value(1), "owner@x.test") is None  # not a session
     for junk in (None, "", "no-dot", "a.b", "x" * 600):
         assert signer.device_nonce(junk, "owner@x.test") is None
+
+
+def test_safe_next_keeps_local_paths_only() -> None:
+    cases = {
+        "/contacts/5#sequences": "/contacts/5#sequences",
+        "/sequences/3?x=1": "/sequences/3?x=1",
+        "//evil.com": "/fallback",
+        "/\\evil.com": "/fallback",  # browsers read a backslash as a slash
+        "/\t/evil.com": "/fallback",  # and drop tabs and line breaks
+        "/\n/evil.com": "/fallback",
+        "https://evil.com": "/fallback",
+        "evil.com": "/fallback",
+        "": "/fallback",
+        None: "/fallback",
+    }
+    for given, expected in cases.items():
+        assert safe_next(given, "/fallback") == expected, given
+    assert safe_next("//evil.com") == "/contacts"

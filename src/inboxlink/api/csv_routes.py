@@ -21,6 +21,7 @@ class CsvImport(Body):
 
 class RowError(View):
     row: int = Field(description="the line of the file")
+    code: str | None = Field(default=None, description="`never_logged`: the address is on a never-log list")
     message: str
 
 

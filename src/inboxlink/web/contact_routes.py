@@ -158,7 +158,8 @@ async def contact_timeline(
     """The live parts of the record, re-fetched by app.js when an event arrives."""
     await _contact(web, caller, contact_id)
     context = await timeline_context(web, caller, contact_id, before, show)
-    return web.pages.fragment(request, "_timeline.html", {**context, "fragment": True})
+    # caller: a scheduled email's "Cancel sending" is shown to its sender (and admins) only.
+    return web.pages.fragment(request, "_timeline.html", {**context, "fragment": True, "caller": caller})
 
 
 @router.get("/attachments/{attachment_id}", include_in_schema=False)

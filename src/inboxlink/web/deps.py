@@ -99,8 +99,16 @@ def form_int(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-def safe_next(value: str | None) -> str:
-    """Only a local path: never send a freshly signed-in user to another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+def safe_next(value: str | None, default: str = "/contacts") -> str:
+    """Only a local path: never send a user to another site after a form (sign-in, unenrol...).
+    A backslash and control characters are refused too: browsers read a backslash as a slash
+    (`/` + backslash + `evil.com` is `//evil.com`) and drop tabs and line breaks from a URL."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    ):
         return value
-    return "/contacts"
+    return default

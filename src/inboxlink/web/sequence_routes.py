@@ -17,7 +17,7 @@ from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.mail import sequence_edit, sequence_enrolments, sequences, templates
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.services.validation import DbInt
-from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, form_int, text
+from inboxlink.web.deps import CheckedForm, PageNotFound, WebCaller, WebDep, form_int, safe_next, text
 from inboxlink.web.sequence_forms import (
     SequenceForm,
     blank_form,
@@ -216,6 +216,4 @@ async def unenrol(web: WebDep, caller: WebCaller, enrolment_id: DbInt, form: Che
         raise PageNotFound() from exc
     except ServiceError:
         pass  # it had ended already: the page shows how
-    back = text(form, "back")
-    target = back if back.startswith("/") and not back.startswith("//") else "/sequences"
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(safe_next(text(form, "back"), "/sequences"), status_code=303)

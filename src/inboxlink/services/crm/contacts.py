@@ -21,6 +21,7 @@ from inboxlink.services.crm.company_links import (
     company_for_name,
     link_contact,
 )
+from inboxlink.services.crm.never_log import refuse_never_logged
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import (
@@ -69,6 +70,7 @@ async def create_contact(rt: Runtime, caller: Caller, body: dict[str, Any]) -> d
     name, company = _text(body, "name"), _text(body, "company")
     company_id = db_int(body.get("company_id"), field="company_id")
     async with rt.engine.begin() as conn:
+        await refuse_never_logged(conn, caller, email)
         if company_id is not None:
             await team_company_id(conn, caller.team_id, company_id)
         try:

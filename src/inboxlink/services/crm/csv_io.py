@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,6 +34,7 @@ from inboxlink.domain.csv_rows import (
 )
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.company_links import create_company_row, known_domains
+from inboxlink.services.crm.never_log import NEVER_LOGGED, rules_for
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.crm_tables import companies, company_domains, contact_companies, contact_extras
@@ -84,7 +85,7 @@ async def _existing(conn: AsyncConnection, team_id: int, emails: Sequence[str]) 
 
 
 def _checked_contacts(
-    rows: list[tuple[int, list[str]]], columns: dict[str, int]
+    rows: list[tuple[int, list[str]]], columns: dict[str, int], never_logged: Callable[[str], bool]
 ) -> tuple[list[ContactRow], list[dict[str, object]]]:
     good: list[ContactRow] = []
     errors: list[dict[str, object]] = []
@@ -94,6 +95,10 @@ def _checked_contacts(
             parsed = contact_row(row, columns)
         except ValueError as exc:
             errors.append({"row": line, "message": str(exc)})
+            continue
+        if never_logged(parsed.email):
+            # A re-imported old file must not bring back a person on a never-log list (or forgotten).
+            errors.append({"row": line, "code": "never_logged", "message": f"{parsed.email}: {NEVER_LOGGED}"})
             continue
         if parsed.email in first_seen:
             errors.append(
@@ -109,7 +114,9 @@ async def import_contacts(
     rt: Runtime, caller: Caller, text: str, *, dry_run: bool = False
 ) -> dict[str, object]:
     header, columns, rows = _read(text, CONTACT_FIELDS, ["email"])
-    good, errors = _checked_contacts(rows, columns)
+    async with rt.engine.connect() as conn:
+        rules = await rules_for(conn, caller.team_id, caller.user_id)
+    good, errors = _checked_contacts(rows, columns, rules.listed)
     result: dict[str, object] = {
         "kind": "contacts",
         "columns": {field: header[i] for field, i in columns.items()},

@@ -1,5 +1,6 @@
-"""A person's data as a ZIP (GDPR access request), streamed: `data.json` (the contact and every
-email logged on them: headers, text, html, attachment list) and `attachments/<email id>/<id>-<name>`
+"""A person's data as a ZIP (GDPR access request), streamed: `data.json` (the contact with its
+profile and phone, their sequence enrolments with each one's history, and every email logged on
+them: headers, text, html, attachment list) and `attachments/<email id>/<id>-<name>`
 with the bytes as received. The ZIP is written to a sink that hands over what it holds after each
 piece, so memory stays at one batch of emails or one attachment, whatever the number of emails."""
 
@@ -14,7 +15,9 @@ from sqlalchemy import select
 
 from inboxlink.mime import safe_filename
 from inboxlink.services.accounts.users import Caller
-from inboxlink.services.crm.contacts import contact_view, get_contact_row
+from inboxlink.services.crm.contact_edit import profile
+from inboxlink.services.crm.contacts import get_contact_row
+from inboxlink.services.crm.enrolment_views import contact_enrolment_views
 from inboxlink.services.crm.timeline import email_views
 from inboxlink.services.platform.runtime import Runtime
 from inboxlink.storage.tables import attachments, email_contacts, emails
@@ -52,13 +55,17 @@ def _email_export(view: dict[str, object], row: Any) -> dict[str, object]:
 async def export_contact(rt: Runtime, caller: Caller, contact_id: int) -> tuple[str, AsyncIterator[bytes]]:
     """(file name, the ZIP's bytes in pieces). 404 before anything is streamed."""
     contact = await get_contact_row(rt, caller, contact_id)
-    return f"contact-{contact.id}-export.zip", _stream(rt, caller.team_id, contact)
+    # The whole person: the profile (first/last name, job title, owner, lifecycle stage, phone)
+    # beside the contact's own fields, not only what the contact list shows.
+    person = await profile(rt, caller, contact.id)
+    return f"contact-{contact.id}-export.zip", _stream(rt, caller.team_id, contact, person)
 
 
-async def _stream(rt: Runtime, team_id: int, contact: Any) -> AsyncIterator[bytes]:
+async def _stream(rt: Runtime, team_id: int, contact: Any, person: dict[str, object]) -> AsyncIterator[bytes]:
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)  # type: ignore[call-overload]
     async with rt.engine.connect() as conn:
+        enrolments = await contact_enrolment_views(conn, team_id, contact.id)
         ids = [
             r.email_id
             for r in await conn.execute(
@@ -69,7 +76,8 @@ async def _stream(rt: Runtime, team_id: int, contact: Any) -> AsyncIterator[byte
         ]
     files: list[Any] = []
     with archive.open("data.json", "w", force_zip64=True) as out:
-        out.write(b'{"contact": ' + json.dumps(contact_view(contact)).encode() + b', "emails": [')
+        out.write(b'{"contact": ' + json.dumps(person, default=str).encode())
+        out.write(b', "enrolments": ' + json.dumps(enrolments, default=str).encode() + b', "emails": [')
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
             async with rt.engine.connect() as conn:

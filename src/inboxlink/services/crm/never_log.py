@@ -19,6 +19,10 @@ from inboxlink.storage.privacy_tables import never_log, team_privacy
 
 MAX_ENTRIES = 10_000  # per list: a lookup loads the list, so it stays bounded
 MAX_RETENTION_DAYS = 36_500
+NEVER_LOGGED = (
+    "This address is on the team's never-log list (or your own), so it is not kept as a contact. "
+    "Remove it from the list under Settings → Privacy first if this person should be in the CRM."
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,13 @@ async def rules_for(conn: AsyncConnection, team_id: int, user_id: int | None) ->
     ).first()
     domains = tuple(settings.internal_domains) if settings is not None else ()
     return Rules(NeverLog.of(values), domains)
+
+
+async def refuse_never_logged(conn: AsyncConnection, caller: Caller, address: str) -> None:
+    """422 `never_logged` when a list that applies to the caller covers `address`: a contact made by
+    hand must not bring back a person the team chose never to log (or forgot)."""
+    if (await rules_for(conn, caller.team_id, caller.user_id)).listed(address):
+        raise ServiceError("never_logged", NEVER_LOGGED, field="email")
 
 
 async def load_rules(rt: Runtime, team_id: int, user_id: int | None) -> Rules:

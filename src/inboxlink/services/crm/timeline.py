@@ -299,6 +299,7 @@ async def email_views(
             "message_id": r.message_id,
             "thread_id": r.thread_id,
             "inbox_id": r.inbox_id,
+            "user_id": r.user_id,  # whose inbox it went through: only they (or an admin) cancel it
             "direction": r.direction,
             "status": r.status,
             "error": r.error,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.timeline import team_email_row
-from inboxlink.services.errors import Conflict
+from inboxlink.services.errors import Conflict, NotFound
 from inboxlink.services.platform import jobs
 from inboxlink.services.platform.runtime import Runtime, as_utc, now
 from inboxlink.storage.tables import emails, inboxes, outbox
@@ -94,9 +94,13 @@ async def release_scheduled(rt: Runtime, payload: dict[str, Any]) -> None:
 
 
 async def cancel_scheduled(rt: Runtime, caller: Caller, email_id: int) -> None:
-    """Cancel an email still `scheduled` (409 `not_scheduled` once it is on its way or done)."""
+    """Cancel an email still `scheduled` (409 `not_scheduled` once it is on its way or done). Only
+    its sender or a team admin may: a teammate never acts on another user's inbox, so for them the
+    email is 404 `email_not_found`, as if it were another team's."""
     async with rt.engine.begin() as conn:
         email = await team_email_row(conn, caller.team_id, email_id)
+        if email.user_id != caller.user_id and not caller.is_admin:
+            raise NotFound("email")
         cancelled = await conn.execute(
             outbox.update()
             .where(outbox.c.email_id == email_id, outbox.c.state == "scheduled")

@@ -8,7 +8,6 @@ by one job (`sequence.step`, key `sequence:{id}`) that `sequence_runs` handles."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,13 +19,13 @@ from inboxlink.domain.sending_window import next_send_time
 from inboxlink.services.accounts.inboxes import owned_inbox_row
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.contacts import get_contact_row
+from inboxlink.services.crm.enrolment_views import enrolment_views
 from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.mail.sequences import sequence_row, steps_of, window_of
 from inboxlink.services.platform import jobs
-from inboxlink.services.platform.runtime import Runtime, as_utc, iso, now
+from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.db import new_id
-from inboxlink.storage.sequence_tables import sequence_enrolments, sequence_history, sequence_sends, sequences
-from inboxlink.storage.tables import contacts
+from inboxlink.storage.sequence_tables import sequence_enrolments, sequence_history
 
 __all__ = [
     "STEP_JOB",
@@ -144,64 +143,6 @@ async def enrol_contacts(
     ]
     async with rt.engine.connect() as conn:
         return await enrolment_views(conn, made), errors
-
-
-async def enrolment_views(conn: AsyncConnection, enrolment_ids: list[int]) -> list[dict[str, object]]:
-    if not enrolment_ids:
-        return []
-    rows = (
-        await conn.execute(
-            select(
-                sequence_enrolments,
-                sequences.c.name.label("sequence_name"),
-                contacts.c.email.label("contact_email"),
-            )
-            .join(sequences, sequences.c.id == sequence_enrolments.c.sequence_id)
-            .join(contacts, contacts.c.id == sequence_enrolments.c.contact_id)
-            .where(sequence_enrolments.c.id.in_(enrolment_ids))
-        )
-    ).all()
-    history = (
-        await conn.execute(
-            select(sequence_history)
-            .where(sequence_history.c.enrolment_id.in_(enrolment_ids))
-            .order_by(sequence_history.c.id)
-        )
-    ).all()
-    sends = (
-        await conn.execute(
-            select(sequence_sends)
-            .where(sequence_sends.c.enrolment_id.in_(enrolment_ids))
-            .order_by(sequence_sends.c.position)
-        )
-    ).all()
-    by_id = {r.id: r for r in rows}
-    return [_view(by_id[i], history, sends) for i in enrolment_ids if i in by_id]
-
-
-def _view(row: Any, history: Sequence[Any], sends: Sequence[Any]) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "sequence_id": row.sequence_id,
-        "sequence_name": row.sequence_name,
-        "contact_id": row.contact_id,
-        "contact_email": row.contact_email,
-        "inbox_id": row.inbox_id,
-        "status": row.status,
-        "stop_reason": row.stop_reason,
-        "next_step": row.next_step if row.status == "active" else None,
-        "next_run_at": iso(as_utc(row.next_run_at)) if row.status == "active" else None,
-        "created_at": iso(row.created_at),
-        "ended_at": iso(row.ended_at),
-        "emails": [
-            {"position": s.position, "email_id": s.email_id} for s in sends if s.enrolment_id == row.id
-        ],
-        "history": [
-            {"kind": h.kind, "email_id": h.email_id, "detail": h.detail, "at": iso(h.created_at)}
-            for h in history
-            if h.enrolment_id == row.id
-        ],
-    }
 
 
 async def list_enrolments(

@@ -109,10 +109,12 @@ class EmailCreate(Body):
     )
     deal_id: Annotated[Id | None, Field(description="sent from this deal's record: logged on it")] = None
     template_id: Annotated[
-        Id | None, Field(description="render this template for the first `to` recipient; given parts override it")
+        Id | None,
+        Field(description="render this template for the first `to` recipient; given parts override it"),
     ] = None
     send_at: Annotated[
-        str | None, Field(description="ISO 8601 with a time zone, in the future: send then (status scheduled)")
+        str | None,
+        Field(description="ISO 8601 with a time zone, in the future: send then (status scheduled)"),
     ] = None
 
 

@@ -121,7 +121,9 @@ async def contact_emails(
     query = (
         select(id_col.label("id"), stamp_col.label("created_at"))
         .join(emails, email_contacts.c.email_id == emails.c.id)
-        .where(email_contacts.c.contact_id == contact_id, emails.c.team_id == caller.team_id, *email_filter(show))
+        .where(
+            email_contacts.c.contact_id == contact_id, emails.c.team_id == caller.team_id, *email_filter(show)
+        )
         .order_by(stamp_col.desc(), id_col.desc())
         .limit(limit + 1)
     )

@@ -77,33 +77,19 @@ async def test_a_logged_reply_is_found_by_its_body_words_and_only_by_them(
     assert not any(b"zazolc" in bytes(t) or b"budget" in bytes(t) for t in terms)
 
 
+def _html_only(team_id: int, i: int) -> NewEmail:
+    return NewEmail(
+        team_id=team_id, direction="inbound", status="logged", source="imap", message_id=f"old-{i}@x.test",
+        dedupe_key=f"old-{i}@x.test", sender=Address(CLIENT), to=[], cc=[], subject=f"Old {i}", text="",
+        html=f"<p>Ancienne réunion n°{i}</p>", sent_at=None,
+    )  # fmt: skip
+
+
 async def test_emails_logged_before_the_index_are_indexed_by_the_job(app, conversation):
     user, _inbox, sent = conversation
     team = user.caller.team_id
-    ids = []
     async with app.rt.engine.begin() as conn:
-        for i in range(5):
-            ids.append(
-                await store_email(
-                    app.rt,
-                    conn,
-                    NewEmail(
-                        team_id=team,
-                        direction="inbound",
-                        status="logged",
-                        source="imap",
-                        message_id=f"old-{i}@x.test",
-                        dedupe_key=f"old-{i}@x.test",
-                        sender=Address(CLIENT),
-                        to=[],
-                        cc=[],
-                        subject=f"Old {i}",
-                        text="",
-                        html=f"<p>Ancienne réunion n°{i}</p>",
-                        sent_at=None,
-                    ),
-                )  # fmt: skip
-            )
+        ids = [await store_email(app.rt, conn, _html_only(team, i)) for i in range(5)]
         # As if logged before migration 0022: no index rows.
         await conn.execute(delete(email_search_terms))
         await conn.execute(delete(email_search_state))

@@ -44,8 +44,8 @@ async def test_a_logged_reply_is_found_by_its_body_words_and_only_by_them(
     )
     mail_server.deliver(mail_user.email, raw)
     [reply] = await inbound(user, sent["contact_ids"][0])
-    for q in ("zazolc", "GĘŚLĄ", "gęś", "strasse", "STRASSE", "grosse", "eleve", "ÉLÈVE", "budget approved",
-              "quarterly bud", "Dzien", "earlier"):  # fmt: skip
+    for q in ("zazolc", "GĘŚLĄ", "gęśl", "zazó", "strasse", "STRASSE", "grosse", "eleve", "ÉLÈVE", "budget approved",
+              "quarterly budg", "quarterly budge", "Dzien", "earlier"):  # fmt: skip
         assert await _found(user, q) == [reply["id"]], q
     for q in ("zazolc missing", "approval", "invoice", "!!!", "x", "zz" * 20_000):
         assert reply["id"] not in await _found(user, q), q[:40]

@@ -4,9 +4,11 @@ services.crm.search_index's job.
 
 A word is a run of letters and digits after case folding, NFKD decomposition with the combining
 marks dropped, and a few letters NFKD leaves whole mapped by hand (ł, ø, đ, æ, œ, þ …; ß becomes ss
-by case folding). Prefix typing without plaintext: every word also gives its prefixes of 3 to 6
-letters as terms of their own (a word of 3 to 6 letters is its own longest prefix), and words longer
-than 6 letters are kept whole as well, so a finished long word matches exactly."""
+by case folding). Prefix typing without plaintext: a word of 4 letters or more also gives its first
+4 letters as a term of its own; a longer word being typed is looked up by those 4 letters and the
+hits checked against the decrypted text (services.crm.search). bench/search.py measured the
+alternatives (docs/security.md, "Search index"): prefixes of 3 to 6 letters cost 3.4 times the rows
+of whole words alone, one 4-letter prefix 1.75 times."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from dataclasses import dataclass
 MAX_WORD = 40  # letters kept of a word: longer runs are cut (German compounds stay findable by prefix)
 MAX_TERMS = 2000  # distinct terms per email; a 10 MB body costs what a long letter costs
 MAX_QUERY_WORDS = 8
-MIN_PREFIX, MAX_PREFIX = 3, 6
-WORD = "w"  # a whole word (2 letters, or longer than MAX_PREFIX)
-PREFIX = "p"  # a word's first 3..6 letters
+PREFIX_LETTERS = 4
+WORD = "w"  # a whole word
+PREFIX = "p"  # a word's first PREFIX_LETTERS letters
 
 # Letters without a canonical decomposition, after case folding.
 _LETTERS = str.maketrans(
@@ -51,9 +53,9 @@ def words(value: str | bytes) -> list[str]:
 
 def word_terms(word: str) -> list[Term]:
     """What one word puts in the index."""
-    terms = [Term(PREFIX, word[:n]) for n in range(MIN_PREFIX, min(len(word), MAX_PREFIX) + 1)]
-    if len(word) < MIN_PREFIX or len(word) > MAX_PREFIX:
-        terms.append(Term(WORD, word))
+    terms = [Term(WORD, word)]
+    if len(word) >= PREFIX_LETTERS:
+        terms.append(Term(PREFIX, word[:PREFIX_LETTERS]))
     return terms
 
 
@@ -72,27 +74,25 @@ def index_terms(*texts: str | bytes) -> list[Term]:
 @dataclass(frozen=True)
 class QueryWord:
     word: str
-    term: Term  # looked up in the index
-    # The index term is broader than the word (a long word still being typed): the hit is checked
-    # against the decrypted text before it is shown.
-    check_prefix: bool
+    term: Term  # the exact lookup
+    # The last word, longer than PREFIX_LETTERS, may still be being typed: its first letters find
+    # more candidates, each checked against the decrypted text before it is shown.
+    broad: Term | None = None
 
 
 def query_words(query: str | bytes) -> list[QueryWord]:
     """The lookups for a search typed so far: every word must match (AND); the last one may be
-    incomplete, so it matches as a prefix. Empty: nothing to look up (punctuation, 1 letter)."""
+    incomplete, so it also matches as a prefix. Empty: nothing to look up (punctuation, 1 letter)."""
     found = list(dict.fromkeys(words(query)))[:MAX_QUERY_WORDS]
     out: list[QueryWord] = []
     for index, word in enumerate(found):
         last = index == len(found) - 1
-        if len(word) < MIN_PREFIX:
-            out.append(QueryWord(word, Term(WORD, word), False))
-        elif len(word) <= MAX_PREFIX:
-            out.append(QueryWord(word, Term(PREFIX, word), False))
-        elif last:
-            out.append(QueryWord(word, Term(PREFIX, word[:MAX_PREFIX]), True))
+        if last and len(word) == PREFIX_LETTERS:
+            out.append(QueryWord(word, Term(PREFIX, word)))
+        elif last and len(word) > PREFIX_LETTERS:
+            out.append(QueryWord(word, Term(WORD, word), Term(PREFIX, word[:PREFIX_LETTERS])))
         else:
-            out.append(QueryWord(word, Term(WORD, word), False))
+            out.append(QueryWord(word, Term(WORD, word)))
     return out
 
 

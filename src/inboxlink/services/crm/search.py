@@ -50,33 +50,36 @@ async def search(
 
 
 async def _rarest_first(
-    conn: AsyncConnection, team_id: int, lookups: Sequence[tuple[QueryWord, list[bytes]]]
-) -> list[tuple[QueryWord, list[bytes]]] | None:
-    """The lookups ordered by how many emails have them (counted up to COUNT_CAP); None when one
-    has none (nothing can match)."""
+    conn: AsyncConnection, team_id: int, lookups: Sequence[list[bytes]]
+) -> list[list[bytes]] | None:
+    """Each word's stored forms, ordered by how many emails have them (counted up to COUNT_CAP);
+    None when a word has none (nothing can match)."""
     counted = []
-    for lookup in lookups:
+    for hashes in lookups:
         capped = (
             select(email_search_terms.c.email_id)
-            .where(email_search_terms.c.team_id == team_id, email_search_terms.c.term.in_(lookup[1]))
+            .where(email_search_terms.c.team_id == team_id, email_search_terms.c.term.in_(hashes))
             .limit(COUNT_CAP)
             .subquery()
         )
         count = int(await conn.scalar(select(func.count()).select_from(capped)) or 0)
         if count == 0:
             return None
-        counted.append((count, lookup))
-    return [lookup for _, lookup in sorted(counted, key=lambda c: c[0])]
+        counted.append((count, hashes))
+    return [hashes for _, hashes in sorted(counted, key=lambda c: c[0])]
 
 
-async def _candidates(
-    conn: AsyncConnection, team_id: int, ordered: Sequence[tuple[QueryWord, list[bytes]]], limit: int
+async def _matching(
+    conn: AsyncConnection, team_id: int, lookups: Sequence[list[bytes]], limit: int
 ) -> list[int]:
-    """The newest emails having every term: the rarest term's postings walked newest first (the
-    primary key's order), each checked for the others by primary-key lookups."""
+    """The newest `limit` emails having every word: the rarest word's postings walked newest first
+    (the primary key's order), each checked for the other words by primary-key lookups."""
+    ordered = await _rarest_first(conn, team_id, lookups)
+    if ordered is None:
+        return []
     first = email_search_terms.alias("t0")
-    query = select(first.c.email_id).where(first.c.team_id == team_id, first.c.term.in_(ordered[0][1]))
-    for index, (_, hashes) in enumerate(ordered[1:], start=1):
+    query = select(first.c.email_id).where(first.c.team_id == team_id, first.c.term.in_(ordered[0]))
+    for index, hashes in enumerate(ordered[1:], start=1):
         other = email_search_terms.alias(f"t{index}")
         query = query.where(
             exists().where(
@@ -93,13 +96,9 @@ def _body(rt: Runtime, row: Any) -> str:
     return searchable_text(unseal(rt, row.text), unseal(rt, row.html))
 
 
-def _contains(row: Any, body: str, lookups: Sequence[QueryWord]) -> bool:
-    """The hit holds every broad lookup's word as a word prefix (index terms are cut at 6 letters)."""
-    broad = [q for q in lookups if q.check_prefix]
-    if not broad:
-        return True
-    text_words = set(words(row.subject)) | set(words(body))
-    return all(has_prefix(text_words, q.word) for q in broad)
+def _starts_a_word(row: Any, body: str, prefix: str) -> bool:
+    """The check of a broad hit: a word of the subject or body starts with what was typed."""
+    return has_prefix(set(words(row.subject)) | set(words(body)), prefix)
 
 
 def hit_snippet(body: str, lookups: Sequence[QueryWord]) -> str:
@@ -128,14 +127,17 @@ async def search_emails(
     lookups = query_words(query[:MAX_QUERY])
     if not lookups:
         return []
-    hashed = [(q, lookup_hashes(rt, team_id, q.term)) for q in lookups]
-    check = any(q.check_prefix for q in lookups)
+    exact = [lookup_hashes(rt, team_id, q.term) for q in lookups]
+    last = lookups[-1]
     async with rt.engine.connect() as conn:
-        ordered = await _rarest_first(conn, team_id, hashed)
-        if ordered is None:
-            return []
-        ids = await _candidates(conn, team_id, ordered, limit * CHECKED if check else limit)
-        if not ids:
+        ids = await _matching(conn, team_id, exact, limit)
+        broad: list[int] = []
+        if len(ids) < limit and last.broad is not None:
+            # The last word may be unfinished: emails with a word starting with it, found by its
+            # first letters and checked (decrypted) one by one, newest first.
+            widened = [*exact[:-1], lookup_hashes(rt, team_id, last.broad)]
+            broad = [i for i in await _matching(conn, team_id, widened, limit * CHECKED) if i not in ids]
+        if not ids and not broad:
             return []
         rows = (
             await conn.execute(
@@ -147,14 +149,15 @@ async def search_emails(
                     emails.c.html,
                     emails.c.created_at,
                 )
-                .where(emails.c.team_id == team_id, emails.c.id.in_(ids))
+                .where(emails.c.team_id == team_id, emails.c.id.in_([*ids, *broad]))
                 .order_by(emails.c.id.desc())
             )
         ).all()
+        exact_ids = set(ids)
         shown: list[tuple[Any, str]] = []
         for row in rows:  # decrypted one by one: only until `limit` are shown
             body = _body(rt, row)
-            if _contains(row, body, lookups):
+            if row.id in exact_ids or _starts_a_word(row, body, last.word):
                 shown.append((row, body))
                 if len(shown) == limit:
                     break

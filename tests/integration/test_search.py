@@ -11,9 +11,10 @@ from sqlalchemy import delete, func, select
 
 from inboxlink.domain.models import Address
 from inboxlink.services.crm.search import search_emails
-from inboxlink.services.crm.search_backfill import index_backlog
+from inboxlink.services.crm.search_backfill import index_after, index_backlog
 from inboxlink.services.crm.search_index import search_keys
 from inboxlink.services.crm.timeline import NewEmail, store_email
+from inboxlink.services.platform import keys
 from inboxlink.storage.search_tables import email_search_state, email_search_terms
 from tests.integration import crm_backends
 from tests.integration.conftest import CLIENT
@@ -106,3 +107,31 @@ async def test_emails_logged_before_the_index_are_indexed_by_the_job(app, conver
     async with app.rt.engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(email_search_terms)) == count
     assert [h["id"] for h in await search_emails(app.rt, team, "hi chris")] == [sent["id"]]
+
+
+async def test_search_works_through_a_key_rotation_and_the_index_is_rehashed(app, conversation):
+    user, _inbox, sent = conversation
+    team = user.caller.team_id
+    await keys.check_key(app.rt)
+    old = search_keys(app.rt)[0].key_id
+    assert await keys.begin_rotation(app.rt)  # a new key first in the key file, the old one still held
+    new = search_keys(app.rt)[0].key_id
+    assert new != old and len(search_keys(app.rt)) == 2
+    async with app.rt.engine.begin() as conn:
+        fresh = await store_email(app.rt, conn, _html_only(team, 7))
+    # Mid-rotation: one email hashed under each key, both found.
+    assert await _states(app) == {sent["id"]: old, fresh: new}
+    assert [h["id"] for h in await search_emails(app.rt, team, "réunion")] == [fresh]
+    assert [h["id"] for h in await search_emails(app.rt, team, "chris")] == [sent["id"]]
+    await keys.run_rotation(app.rt, batch=50, grace=0)
+    assert len(app.rt.box.keys) == 1  # the old key dropped
+    assert await _states(app) == {sent["id"]: new, fresh: new}
+    assert [h["id"] for h in await search_emails(app.rt, team, "chris")] == [sent["id"]]
+    assert [h["id"] for h in await search_emails(app.rt, team, "reunion")] == [fresh]
+    assert await index_after(app.rt, 0) == (fresh, 0)  # nothing left to re-hash
+
+
+async def _states(app: Any) -> dict[int, str]:
+    async with app.rt.engine.connect() as conn:
+        rows = await conn.execute(select(email_search_state.c.email_id, email_search_state.c.key_id))
+        return {r.email_id: r.key_id for r in rows}

@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from inboxlink.domain.models import Address
+from inboxlink.services.crm import search_backfill
 from inboxlink.services.crm.search import search_emails
 from inboxlink.services.crm.search_backfill import index_after, index_backlog
 from inboxlink.services.crm.search_index import search_keys
 from inboxlink.services.crm.timeline import NewEmail, store_email
 from inboxlink.services.platform import keys
+from inboxlink.storage.platform_tables import jobs
 from inboxlink.storage.search_tables import email_search_state, email_search_terms
 from tests.integration import crm_backends
 from tests.integration.conftest import CLIENT
@@ -86,7 +88,7 @@ def _html_only(team_id: int, i: int) -> NewEmail:
     )  # fmt: skip
 
 
-async def test_emails_logged_before_the_index_are_indexed_by_the_job(app, conversation):
+async def test_emails_logged_before_the_index_are_indexed_by_the_job(app, conversation, monkeypatch):
     user, _inbox, sent = conversation
     team = user.caller.team_id
     async with app.rt.engine.begin() as conn:
@@ -95,7 +97,24 @@ async def test_emails_logged_before_the_index_are_indexed_by_the_job(app, conver
         await conn.execute(delete(email_search_terms))
         await conn.execute(delete(email_search_state))
     assert await search_emails(app.rt, team, "reunion") == []
-    await index_backlog(app.rt, {"after": 0})
+    # In short runs (a run stops after RUN_SECONDS), each handing on to a keyed job of its own.
+    monkeypatch.setattr(search_backfill, "RUN_SECONDS", 0.0)
+    monkeypatch.setattr(search_backfill, "BATCH", 2)
+    payload: dict[str, Any] | None = {"after": 0}
+    runs = 0
+    while payload is not None:
+        await index_backlog(app.rt, payload)
+        runs += 1
+        async with app.rt.engine.begin() as conn:
+            job = (
+                await conn.execute(
+                    select(jobs).where(jobs.c.kind == "search.index", jobs.c.status == "pending")
+                )
+            ).first()
+            if job is not None:
+                await conn.execute(delete(jobs).where(jobs.c.id == job.id))
+        payload = job.payload if job is not None else None
+    assert runs == 4  # 6 emails, 2 per run, and the run that finds none after the last
     hits = await search_emails(app.rt, team, "REUNION")
     assert [h["id"] for h in hits] == sorted(ids, reverse=True)
     assert hits[0]["snippet"] == "Ancienne réunion n°4"  # HTML-only email: its text

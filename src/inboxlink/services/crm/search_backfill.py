@@ -80,13 +80,16 @@ async def index_after(rt: Runtime, after_id: int, batch: int = BATCH) -> tuple[i
 async def index_backlog(rt: Runtime, payload: dict[str, Any]) -> None:
     after = int(payload.get("after", 0))
     started = time.monotonic()
-    while time.monotonic() - started < RUN_SECONDS:
-        last, _ = await index_after(rt, after)
+    while True:  # at least one batch per run, so every run moves on
+        last, _ = await index_after(rt, after, BATCH)
         if last is None:
             return
         after = last
+        if time.monotonic() - started >= RUN_SECONDS:
+            break
     async with rt.engine.begin() as conn:
-        await jobs.enqueue(conn, JOB, {"after": after})
+        # Keyed like the start-up job: a process starting meanwhile adds no second scan.
+        await jobs.enqueue(conn, JOB, {"after": after}, key=JOB)
 
 
 async def schedule_backfill(rt: Runtime) -> None:

@@ -8,6 +8,7 @@ import sys
 
 from sqlalchemy import select
 
+from inboxlink.services.crm import search_backfill  # noqa: F401  (its index is re-hashed by a rotation)
 from inboxlink.services.crm.forget import forget_address
 from inboxlink.services.errors import ServiceError
 from inboxlink.services.platform import keys

@@ -17,6 +17,7 @@ from inboxlink.api.metrics_route import metrics_app
 from inboxlink.bcc import BccListener
 from inboxlink.config import Settings
 from inboxlink.services.accounts import webhook_delivery  # noqa: F401  (registers its job handler)
+from inboxlink.services.crm import search_backfill
 from inboxlink.services.mail import (
     scheduled,  # noqa: F401  (registers its job handler)
     sequence_runs,  # noqa: F401  (registers its job handler)
@@ -68,6 +69,7 @@ async def run(settings: Settings, *, http: bool = True, bcc: bool = True) -> Non
     start(outbox.run(), outbox.stop, "outbox")
     # Durable jobs (webhook deliveries, event pruning): in every process, claimed by one of them.
     await platform_events.schedule_prune(rt)
+    await search_backfill.schedule_backfill(rt)  # emails logged before the search index existed
     job_runner = JobRunner(rt)
     start(job_runner.run(), job_runner.stop, "jobs")
     for extra in _optional_parts(rt, bcc=bcc):

@@ -16,9 +16,11 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from inboxlink.services.crm.search import search_emails
 from inboxlink.services.mail import drafts, signatures
 from inboxlink.services.platform.keys import check_key
 from inboxlink.storage import composer_tables
+from inboxlink.storage.search_tables import email_search_state
 from inboxlink.storage.secretbox import SecretBox
 from inboxlink.storage.tables import attachments, emails, inboxes
 from tests.integration.conftest import CLIENT
@@ -146,6 +148,13 @@ async def test_rotation_under_load_loses_nothing_and_resumes_after_kill_9(
         "Sam Seller",
         '{"to": "",',
     ]
+    # The search index was re-hashed under the new key: every email once, found with the new key alone.
+    async with app.rt.engine.connect() as conn:
+        indexed = (await conn.execute(select(email_search_state.c.key_id))).scalars().all()
+    assert len(indexed) == len(bodies) and set(indexed) == {only_new.fingerprints()[0][:16]}
+    app.rt.box.use_keys([new_key])
+    found = await search_emails(app.rt, user.caller.team_id, "between", limit=10)
+    assert len(found) == 3 and all(e["snippet"].startswith("between") for e in found), found
     # The running app switched keys by itself and keeps logging (and reading) replies.
     last, raw = make_reply(
         sender=CLIENT,

@@ -12,13 +12,15 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from inboxlink.services.accounts.users import create_token, create_user
 from inboxlink.services.crm.forget import forget_address
 from inboxlink.services.crm.retention import run_retention_batch
+from inboxlink.services.crm.search import search_emails
 from inboxlink.services.platform.blob_sweep import sweep_orphan_blobs
 from inboxlink.storage.privacy_tables import privacy_audit
+from inboxlink.storage.search_tables import email_search_terms
 from inboxlink.storage.tables import attachments, emails
 from tests.integration.conftest import CLIENT
 from tests.support import app as support
@@ -46,6 +48,18 @@ async def data_dir_holds(app: support.TestApp, *markers: bytes) -> list[tuple[by
             content = path.read_bytes()
             found.extend((m, path) for m in markers if m in content)
     return found
+
+
+async def index_rows(app: support.TestApp, email_ids: list[int]) -> int:
+    async with app.rt.engine.connect() as conn:
+        return int(
+            await conn.scalar(
+                select(func.count())
+                .select_from(email_search_terms)
+                .where(email_search_terms.c.email_id.in_(email_ids))
+            )
+            or 0
+        )
 
 
 async def feed_text(user: support.TestUser) -> str:
@@ -166,12 +180,15 @@ async def test_forgetting_a_contact_leaves_nothing_readable_and_keeps_shared_mai
     await inbound(user, chris, count=2)
     dana = await contact_id_of(user, "dana@prospect.test")
     assert dana is not None
+    chris_emails = [e["id"] for e in (await user.get(f"/api/v1/contacts/{chris}/emails")).json()["items"]]
+    assert await index_rows(app, chris_emails) > 0  # the search index has their words (hashed)
     blobs = [p for p in (app.data_dir / "attachments").rglob("*") if p.is_file()]
     assert blobs
     assert (await user.delete(f"/api/v1/contacts/{chris}?forget=true")).status_code == 403
     boss = await admin_of(app, user)
     assert (await boss.delete(f"/api/v1/contacts/{chris}")).status_code == 422  # forget=true is required
     assert subject_marker in await feed_text(boss)  # the reply's email.logged event
+    assert len(await search_emails(app.rt, boss.caller.team_id, "5c1e0b")) == 1  # by its subject
     assert (await boss.delete(f"/api/v1/contacts/{chris}?forget=true")).status_code == 204
     # Nor do the events (the feed, webhook payloads) keep the forgotten person's mail or address.
     feed = await feed_text(boss)
@@ -183,6 +200,10 @@ async def test_forgetting_a_contact_leaves_nothing_readable_and_keeps_shared_mai
     assert kept["message_id"] == shared_id
     assert kept["from"] == {"email": "", "name": "forgotten contact"}
     assert kept["contact_ids"] == [dana]
+    # The search index rows of the deleted emails went with them; the kept email keeps its own.
+    assert await index_rows(app, [i for i in chris_emails if i != kept["id"]]) == 0
+    assert await index_rows(app, [kept["id"]]) > 0
+    assert await search_emails(app.rt, boss.caller.team_id, "5c1e0b") == []
     assert CLIENT in [e["value"] for e in (await boss.get("/api/v1/never-log")).json()["items"]]
     assert not any(p.exists() for p in blobs)
     async with app.rt.engine.connect() as conn:
@@ -239,6 +260,7 @@ async def test_retention_deletes_exactly_the_old_emails(app, conversation, mail_
         assert n == 1
         deleted += n
     assert deleted == 2
+    assert await index_rows(app, old) == 0  # their search index rows went with them
     left = {e["id"] for e in (await user.get(f"/api/v1/contacts/{chris}/emails")).json()["items"]}
     assert left == ({sent["id"], *by_mid.values()} - set(old))
     assert not any(app.rt.blobs._path(b).exists() for b in old_blobs)

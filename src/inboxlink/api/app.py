@@ -16,6 +16,7 @@ from inboxlink.api.oauth_routes import router as oauth_router
 from inboxlink.api.privacy_routes import router as privacy_router
 from inboxlink.api.reply_routes import router as reply_router
 from inboxlink.api.routes import router
+from inboxlink.api.search_routes import router as search_router
 from inboxlink.api.sequence_routes import router as sequence_router
 from inboxlink.api.template_routes import router as template_router
 from inboxlink.api.webhook_routes import router as webhook_router
@@ -41,6 +42,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(template_router)
     app.include_router(metrics_router)
     app.include_router(sequence_router)
+    app.include_router(search_router)
     web.install(app)
     # base64 grows attachments by 4/3; room for the rest of the request on top.
     app.add_middleware(BodyLimit, limit=rt.settings.max_send_bytes * 4 // 3 + 1024 * 1024)

@@ -20,6 +20,7 @@ from inboxlink.mime.parse import TRUNCATED
 from inboxlink.services.crm.contacts import contact_addresses, ensure_contacts
 from inboxlink.services.crm.never_log import rules_for
 from inboxlink.services.crm.record_links import email_record_ids, log_on_records
+from inboxlink.services.crm.search_index import HashedTerms, email_terms, search_keys, write_terms
 from inboxlink.services.errors import NotFound
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.storage.db import new_id
@@ -72,6 +73,7 @@ class Prepared:
     text: str
     html: str | None
     blobs: tuple[str | None, ...]
+    terms: HashedTerms  # its search index rows (crm.search_index)
 
 
 # Mail from outside names whoever it likes: one reply with 40,000 addresses in Cc made 40,000
@@ -123,16 +125,19 @@ async def prepare_email(rt: Runtime, new: NewEmail, conn: AsyncConnection | None
     writes anything: on SQLite the first write takes the database's one write lock, and encrypting
     and writing files under it made other inboxes' monitors fail with "database is locked"."""
     if new.prepared is None:
-        text, html = await asyncio.to_thread(_seal_bodies, rt, new)
+        text, html, terms = await asyncio.to_thread(_seal_bodies, rt, new)
         blobs = [
             await rt.attachment_store.put(item.data, conn) if item.data else None for item in new.attachments
         ]
-        new.prepared = Prepared(text=text, html=html, blobs=tuple(blobs))
+        new.prepared = Prepared(text=text, html=html, blobs=tuple(blobs), terms=terms)
     return new.prepared
 
 
-def _seal_bodies(rt: Runtime, new: NewEmail) -> tuple[str, str | None]:
-    return seal(rt, new.text), seal(rt, new.html) if new.html is not None else None
+def _seal_bodies(rt: Runtime, new: NewEmail) -> tuple[str, str | None, HashedTerms]:
+    text, html = seal(rt, new.text), seal(rt, new.html) if new.html is not None else None
+    # After sealing: encrypting picks up a rotation's new key, and the hashes use the same one.
+    terms = email_terms(search_keys(rt)[0], new.team_id, new.subject, new.text, new.html)
+    return text, html, terms
 
 
 def _capped_contacts(new: NewEmail) -> tuple[list[Address], list[str]]:
@@ -200,6 +205,7 @@ async def store_email(rt: Runtime, conn: AsyncConnection, new: NewEmail) -> int:
         )
     )
     email_id = new_id(result)
+    await write_terms(conn, new.team_id, email_id, prepared.terms, replace=False)
     linked = set((await ensure_contacts(conn, new.team_id, people)).values()) | set(new.extra_contact_ids)
     if linked:
         linked = await _loggable(conn, new.team_id, new.user_id, linked)

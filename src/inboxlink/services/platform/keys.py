@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,17 @@ TARGETS = (
     Target("drafts.body", drafts, "id", "body", text=True),
 )
 BLOBS = "attachments.blob"
+# Data derived from the key rather than encrypted with it (the search index's keyed hashes):
+# recomputed under the new key by a batch function (rt, after_id, batch) → (last id looked at, None
+# when there is none; rows rewritten). Registered by the module that owns the data.
+Rehash = Callable[[Runtime, int, int], Awaitable[tuple[int | None, int]]]
+REHASHES: dict[str, Rehash] = {}
+
+
+def register_rehash(name: str, step: Rehash) -> None:
+    REHASHES[name] = step
+
+
 CAUGHT_UP = "catch-up"  # marker row: the second pass has been scheduled
 CATCH_UP_AFTER = 3.0  # seconds; > SecretBox.RECHECK plus a transaction in flight
 
@@ -137,7 +148,7 @@ async def begin_rotation(rt: Runtime) -> int | None:
             key_fingerprints.insert().values(generation=generation, fingerprint=first, created_at=now())
         )
         await conn.execute(key_rotation.delete())
-        for name in [t.name for t in TARGETS] + [BLOBS]:
+        for name in [t.name for t in TARGETS] + [BLOBS] + list(REHASHES):
             await conn.execute(
                 key_rotation.insert().values(
                     target=name, generation=generation, last_id=0, done=False, rows=0, updated_at=now()
@@ -248,10 +259,29 @@ async def _rotate_blobs(rt: Runtime, batch: int, report: Callable[[str], None]) 
         await _save(conn, BLOBS, last, rows, True)
 
 
+async def _rehash(rt: Runtime, name: str, step: Rehash, batch: int, report: Callable[[str], None]) -> None:
+    state = await _progress(rt, name)
+    if state is None or state.done:
+        return
+    last, rows = int(state.last_id), int(state.rows)
+    while True:
+        seen, changed = await step(rt, last, batch)
+        if seen is None:
+            break
+        last, rows = seen, rows + changed
+        async with rt.engine.begin() as conn:
+            await _save(conn, name, last, rows, False)
+        report(f"{name}: {rows:,} rows")
+    async with rt.engine.begin() as conn:
+        await _save(conn, name, last, rows, True)
+
+
 async def _pass(rt: Runtime, batch: int, report: Callable[[str], None]) -> None:
     for target in TARGETS:
         await _rotate_target(rt, target, batch, report)
     await _rotate_blobs(rt, batch, report)
+    for name, step in REHASHES.items():
+        await _rehash(rt, name, step, batch, report)
 
 
 async def run_rotation(

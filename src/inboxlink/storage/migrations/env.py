@@ -11,6 +11,7 @@ from inboxlink.storage import (  # noqa: F401  (their tables join the metadata)
     crm_tables,
     platform_tables,
     reading_tables,
+    search_tables,
     sequence_tables,
     worker_tables,
 )

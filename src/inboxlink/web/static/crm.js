@@ -8,7 +8,7 @@
   const box = form.querySelector("#global-results");
   let timer = null;
   let seq = 0;
-  const link = (href, label, detail) => {
+  const link = (href, label, detail, snippet) => {
     const li = document.createElement("li");
     const a = document.createElement("a");
     a.href = href;
@@ -19,6 +19,13 @@
       span.className = "muted";
       span.textContent = " " + detail;
       li.append(span);
+    }
+    if (snippet) {
+      // The words around the match in the email's body (text only: textContent, never HTML).
+      const p = document.createElement("span");
+      p.className = "hit-snippet";
+      p.textContent = snippet;
+      li.append(p);
     }
     return li;
   };
@@ -41,7 +48,7 @@
       group("Deals", found.deals.map((d) => link(`/deals/${d.id}`, d.name, d.stage_label))),
       group("Emails", found.emails.map((e) =>
         link(e.contact_id ? `/contacts/${e.contact_id}#email-${e.id}` : `/search?q=${encodeURIComponent(input.value)}`,
-             e.subject || "(no subject)", e.from))),
+             e.subject || "(no subject)", e.from, e.snippet))),
     ].filter(Boolean);
     box.replaceChildren(...parts);
     if (!parts.length) {

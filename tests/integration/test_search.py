@@ -154,3 +154,26 @@ async def _states(app: Any) -> dict[int, str]:
     async with app.rt.engine.connect() as conn:
         rows = await conn.execute(select(email_search_state.c.email_id, email_search_state.c.key_id))
         return {r.email_id: r.key_id for r in rows}
+
+
+async def test_contacts_companies_and_deals_are_found_without_accents(app, conversation):
+    """Names are stored as typed; the search box matches them accent- and case-insensitively on both
+    databases (SQLite through a registered function, PostgreSQL through translate())."""
+    user, _inbox, _sent = conversation
+    person = (
+        await user.post("/api/v1/contacts", {"email": "zofia@prospect.test", "name": "Zażółć Gęślą"})
+    ).json()
+    firm = (await user.post("/api/v1/companies", {"name": "Société Générale"})).json()
+    deal = (await user.post("/api/v1/deals", {"name": "Łódź Überlandwerk"})).json()
+    for q, kind, wanted in (
+        ("zazolc", "contacts", person["id"]),
+        ("GESLA", "contacts", person["id"]),
+        ("societe gen", "companies", firm["id"]),
+        ("lodz", "deals", deal["id"]),
+        ("uberland", "deals", deal["id"]),
+    ):
+        found = (await user.get("/api/v1/search", params={"q": q})).json()[kind]
+        assert [r["id"] for r in found] == [wanted], (q, found)
+    assert (await user.get("/api/v1/search", params={"q": "zazolcx"})).json()["contacts"] == []
+    listed = (await user.get("/api/v1/contacts", params={"q": "zażo"})).json()["items"]
+    assert [c["id"] for c in listed] == [person["id"]]

@@ -99,3 +99,26 @@ def query_words(query: str | bytes) -> list[QueryWord]:
 def has_prefix(text_words: set[str], prefix: str) -> bool:
     """Whether a word of the text starts with `prefix` (the check of a broad prefix lookup)."""
     return any(w.startswith(prefix) for w in text_words)
+
+
+def _one_letter_folds() -> tuple[str, str]:
+    """Latin letters whose fold is one ASCII letter ("Ż" → "z", "é" → "e", "ł" → "l"): a table both
+    databases can apply to names in SQL (PostgreSQL's translate() maps one character to one)."""
+    source, target = [], []
+    for code in range(0xC0, 0x250):
+        letter = chr(code)
+        folded = normalise(letter)
+        if len(folded) == 1 and folded.isascii() and folded.isalpha() and folded != letter.lower():
+            source.append(letter)
+            target.append(folded)
+    return "".join(source), "".join(target)
+
+
+NAME_FOLD_FROM, NAME_FOLD_TO = _one_letter_folds()
+_NAME_FOLDS = str.maketrans(NAME_FOLD_FROM, NAME_FOLD_TO)
+
+
+def fold_name(value: str) -> str:
+    """A name or a typed query for matching names in SQL: accents off, lower case. The same as SQL's
+    `lower(translate(name, NAME_FOLD_FROM, NAME_FOLD_TO))`; letters that fold to two (ß, æ, œ) stay."""
+    return value.translate(_NAME_FOLDS).lower()

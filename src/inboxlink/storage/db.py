@@ -10,9 +10,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, event, func
 from sqlalchemy.engine import URL, CursorResult, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from inboxlink.domain.search_terms import NAME_FOLD_FROM, NAME_FOLD_TO, fold_name
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,7 +37,23 @@ def sync_url(raw: str) -> URL:
     return _url(raw, use_async=False)
 
 
+FOLD_FUNCTION = "inboxlink_fold"
+
+
+def folded(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """`column` with accents off and in lower case (domain.search_terms.fold_name), for names: SQLite
+    calls the Python function registered on every connection, PostgreSQL translate()s the same table."""
+    if dialect == "sqlite":
+        return getattr(func, FOLD_FUNCTION)(column)
+    return func.lower(func.translate(column, NAME_FOLD_FROM, NAME_FOLD_TO))
+
+
+def _fold(value: object) -> object:
+    return fold_name(value) if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    dbapi_connection.create_function(FOLD_FUNCTION, 1, _fold, deterministic=True)  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     # WAL: readers (API) never block the writer (sync worker); busy_timeout absorbs short contention.
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -9,6 +9,7 @@ from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.companies import company_domain_for, normalise_domain
+from inboxlink.domain.search_terms import fold_name
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.company_links import create_company_row, known_domains, link_contact
 from inboxlink.services.crm.contacts import CONTACT_ROWS, contact_view, team_company_id
@@ -16,6 +17,7 @@ from inboxlink.services.errors import Conflict, NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import db_int, has_surrogates, like_escape, valid_unicode
 from inboxlink.storage.crm_tables import companies, company_domains, contact_companies, deals, email_companies
+from inboxlink.storage.db import folded
 from inboxlink.storage.tables import contacts
 
 
@@ -128,7 +130,9 @@ async def list_companies(
             like = f"%{like_escape(query.strip().lower())}%"
             where.append(
                 or_(
-                    func.lower(companies.c.name).like(like, escape="\\"),
+                    folded(companies.c.name, rt.engine.dialect.name).like(
+                        f"%{like_escape(fold_name(query.strip()))}%", escape="\\"
+                    ),
                     companies.c.id.in_(
                         select(company_domains.c.company_id).where(
                             company_domains.c.team_id == caller.team_id,

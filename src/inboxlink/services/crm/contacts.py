@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inboxlink.domain.companies import address_domain
 from inboxlink.domain.models import Address
+from inboxlink.domain.search_terms import fold_name
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm import contact_activity
 from inboxlink.services.crm.company_links import (
@@ -32,7 +33,7 @@ from inboxlink.services.validation import (
     valid_unicode,
 )
 from inboxlink.storage.crm_tables import companies, contact_companies
-from inboxlink.storage.db import new_id
+from inboxlink.storage.db import folded, new_id
 from inboxlink.storage.tables import contacts
 
 # A contact row as the views read it: with its company's id and name (outer join: maybe none).
@@ -130,13 +131,15 @@ async def list_contacts(
     if email is not None:
         where.append(contacts.c.email == email.strip().lower())
     if query:
-        like = f"%{like_escape(query.strip().lower())}%"
+        # Names match without accents or case ("zazolc" finds Zażółć); addresses are stored folded.
+        dialect = rt.engine.dialect.name
+        like = f"%{like_escape(fold_name(query.strip()))}%"
         where.append(
             or_(
-                func.lower(contacts.c.name).like(like, escape="\\"),
-                contacts.c.email.like(like, escape="\\"),
-                func.lower(contacts.c.company).like(like, escape="\\"),
-                func.lower(companies.c.name).like(like, escape="\\"),
+                folded(contacts.c.name, dialect).like(like, escape="\\"),
+                contacts.c.email.like(f"%{like_escape(query.strip().lower())}%", escape="\\"),
+                folded(contacts.c.company, dialect).like(like, escape="\\"),
+                folded(companies.c.name, dialect).like(like, escape="\\"),
             )
         )
     async with rt.engine.connect() as conn:

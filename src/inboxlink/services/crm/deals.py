@@ -18,6 +18,7 @@ from inboxlink.domain.deals import (
     parse_currency,
     stage_by_key,
 )
+from inboxlink.domain.search_terms import fold_name
 from inboxlink.services.accounts.users import Caller
 from inboxlink.services.crm.contacts import team_company_id
 from inboxlink.services.crm.record_links import team_pipeline
@@ -25,6 +26,7 @@ from inboxlink.services.errors import NotFound, ServiceError
 from inboxlink.services.platform.runtime import Runtime, iso, now
 from inboxlink.services.validation import db_int, like_escape, valid_unicode
 from inboxlink.storage.crm_tables import deal_contacts, deals, pipelines
+from inboxlink.storage.db import folded
 from inboxlink.storage.tables import contacts, users
 
 
@@ -278,7 +280,8 @@ async def list_deals(
             deals.c.id.in_(select(deal_contacts.c.deal_id).where(deal_contacts.c.contact_id == contact_id))
         )
     if query:
-        where.append(func.lower(deals.c.name).like(f"%{like_escape(query.strip().lower())}%", escape="\\"))
+        like = f"%{like_escape(fold_name(query.strip()))}%"  # accents and case off, as for contacts
+        where.append(folded(deals.c.name, rt.engine.dialect.name).like(like, escape="\\"))
     async with rt.engine.connect() as conn:
         total = int(await conn.scalar(select(func.count()).select_from(deals).where(*where)) or 0)
         rows = (

@@ -71,6 +71,11 @@ def test_search_finds_a_reply_by_a_word_of_its_body_and_not_by_one_it_lacks(
             hit = results.locator("li", has=page.get_by_role("link", name="Re: Our offer"))
             expect(hit).to_have_count(1)
             expect(hit.locator(".hit-snippet")).to_contain_text(f"Zamówienie {marker} potwierdzone")
+            # Readable where it opens (the sidebar is 15 rem wide): the snippet is shown in lines, not
+            # squeezed into a column of a few letters.
+            expect(hit.locator(".hit-snippet")).to_be_visible()
+            shown = hit.locator(".hit-snippet").bounding_box()
+            assert shown is not None and shown["width"] >= 240 and shown["height"] <= 80, shown
             screenshot(page, name, full_page=False)
             assert serious_axe(page) == []
             # A word the reply does not contain: nothing, said in words.

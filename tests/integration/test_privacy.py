@@ -27,6 +27,7 @@ from tests.support import app as support
 from tests.support.app import wait_for
 from tests.support.flows import connect, inbound, monitor_connected, wait_sent
 from tests.support.replies import dsn_for, make_reply
+from tests.support.web import sign_in
 
 
 async def admin_of(
@@ -483,3 +484,23 @@ async def test_export_holds_the_profile_the_phone_and_every_enrolment_with_its_h
     assert [h["kind"] for h in first["history"]] == ["enrolled", "stopped"]
     assert second["status"] == "active" and [h["kind"] for h in second["history"]] == ["enrolled"]
     assert data["emails"] == []
+
+
+async def test_a_shared_email_cancelled_by_a_forget_says_why_on_the_record(app, conversation):
+    """The other recipient's record tells the seller that the scheduled email was not sent, and why."""
+    user, inbox, _sent = conversation
+    later = datetime.now(UTC) + timedelta(hours=3)
+    both = [{"email": CLIENT}, {"email": "dana@prospect.test"}]
+    resp = await user.post(
+        "/api/v1/emails",
+        {"inbox_id": inbox["id"], "to": both, "subject": "Later", "text": "x", "send_at": later.isoformat()},
+    )
+    assert resp.status_code == 202, resp.text
+    boss = await admin_of(app, user)
+    assert (
+        await boss.delete(f"/api/v1/contacts/{await contact_id_of(boss, CLIENT)}?forget=true")
+    ).status_code == 204
+    await sign_in(app.client, "seller@crm.test")
+    page = (await app.client.get(f"/contacts/{await contact_id_of(user, 'dana@prospect.test')}")).text
+    assert "data-cancelled" in page and "one of its recipients was forgotten" in page
+    assert "Cancel sending" not in page

@@ -161,13 +161,15 @@ def email_status(email: dict[str, Any]) -> dict[str, str]:
             detail = "Sent. No copy was added to a Sent folder (none was found in the mailbox)."
         return {"state": "sent", "label": "Sent", "detail": detail}
     if status == "scheduled":
-        when = str(email.get("send_at") or "")
-        detail = f"Scheduled to go out at {when} (UTC); it can be cancelled until then."
+        detail = f"Scheduled to go out at {when(email.get('send_at'))}; it can be cancelled until then."
         if error:
             detail = str(error.get("message"))  # e.g. waiting for a disconnected inbox
         return {"state": "scheduled", "label": "Scheduled", "detail": detail}
     if status == "cancelled":
-        return {"state": "cancelled", "label": "Cancelled", "detail": "Cancelled before it was sent."}
+        detail = (
+            str(error.get("message")) if error else "Cancelled before it was sent."
+        )  # e.g. forgotten recipient
+        return {"state": "cancelled", "label": "Cancelled", "detail": detail}
     if status == "failed":
         message = error.get("message") if error else "the mail server did not accept it"
         return {"state": "failed", "label": "Not sent", "detail": f"Not sent: {message}"}

@@ -212,7 +212,9 @@ async def test_bounce_marks_step_one_bounced_and_stops(
     assert email["error"]["code"] == "bounced" and email["error"]["status"] == "5.1.1"
     assert "User unknown" in email["error"]["message"]
     ended = await enrolment(user, enrolled["id"], contact["id"])
-    assert ended["status"] == "stopped" and ended["stop_reason"] == "bounced"
+    # The whole story on failure (it once ended "finished" in a loaded CI run: which step, when).
+    story = [(h["kind"], h["at"], h["detail"]) for h in ended["history"]], str(Clock.offset), str(now())
+    assert ended["status"] == "stopped" and ended["stop_reason"] == "bounced", story
     # On the timeline (API and page), as bounced; the report itself is not logged anywhere.
     items = (await user.get(f"/api/v1/contacts/{contact['id']}/emails")).json()["items"]
     assert [(e["id"], e["status"]) for e in items] == [(first["id"], "bounced")]

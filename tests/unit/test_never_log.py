@@ -74,3 +74,26 @@ def test_keep_leaves_the_others_in_order() -> None:
 )
 def test_internal_only(addresses: list[str], domains: list[str], internal: bool) -> None:
     assert internal_only(addresses, domains) is internal
+
+
+@pytest.mark.parametrize(
+    ("error", "address"),
+    [
+        ({"message": "RCPT <joerg@bücher.de>: 550", "recipients": ["joerg@bücher.de"]}, "joerg@bücher.de"),
+        (
+            {"message": "RCPT <joerg@xn--bcher-kva.de>: 550", "recipients": ["JOERG@xn--bcher-kva.de"]},
+            "joerg@bücher.de",
+        ),
+        (
+            {"message": "bob@example.test: 550 User unknown", "recipients": ["bob@example.test"]},
+            "bob@example.test",
+        ),
+    ],
+)
+def test_a_forgotten_address_leaves_send_errors_in_every_form(error: dict, address: str) -> None:
+    from inboxlink.services.crm.forget import _scrubbed_error
+
+    cleaned, changed = _scrubbed_error(error, address)
+    assert changed and cleaned["recipients"] == []
+    text = str(cleaned).lower()
+    assert address.split("@")[0] not in text, cleaned

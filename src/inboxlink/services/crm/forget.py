@@ -75,16 +75,19 @@ def _scrubbed(people: Any, address: str) -> tuple[list[dict[str, str]], bool]:
 
 def _scrubbed_error(error: Any, address: str) -> tuple[Any, bool]:
     """A send's or a bounce's error names recipients ("recipients": [...], "… bob@x: 550 …" in the
-    message): the forgotten address goes from it as from the headers."""
-    if not isinstance(error, dict) or address not in json.dumps(error).lower():
+    message): the forgotten address goes from it as from the headers — as stored and in the ASCII
+    (IDNA) form an SMTP server answers with."""
+    forms = {address.lower(), list_entry(address).lower()}
+    text = json.dumps(error, ensure_ascii=False).lower() if isinstance(error, dict) else ""
+    if not any(form in text for form in forms):
         return error, False
-    pattern = re.compile(re.escape(address), re.IGNORECASE)
+    pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE)
 
     def clean(value: Any) -> Any:
         if isinstance(value, str):
             return pattern.sub(FORGOTTEN, value)
         if isinstance(value, list):
-            return [clean(v) for v in value if not (isinstance(v, str) and v.strip().lower() == address)]
+            return [clean(v) for v in value if not (isinstance(v, str) and v.strip().lower() in forms)]
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
         return value

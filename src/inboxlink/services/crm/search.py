@@ -4,6 +4,7 @@ newest first, for answers while typing: every word must match, the last one as a
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +30,7 @@ MAX_QUERY = 200
 COUNT_CAP = 2000  # postings counted per word to find the rarest (counting all of "the" would cost)
 CHECKED = 10  # candidates per shown email when a long last word is checked against the text
 SNIPPET = 160
+MAX_BODY = 100_000  # characters of a candidate's body checked and cut for its snippet
 _TOKENS = re.compile(r"\S+")
 
 
@@ -92,13 +94,30 @@ async def _matching(
     return list(dict.fromkeys(r.email_id for r in rows))
 
 
-def _body(rt: Runtime, row: Any) -> str:
-    return searchable_text(unseal(rt, row.text), unseal(rt, row.html))
+def _body(rt: Runtime, text: Any, html: Any) -> str:
+    """The start of the body as text: enough for the check and the snippet (the index itself keeps
+    only an email's first MAX_TERMS terms), never the whole of a 2 MB hostile HTML."""
+    plain = unseal(rt, text)
+    markup = unseal(rt, html)
+    return searchable_text(
+        plain[:MAX_BODY] if plain else plain, markup[: MAX_BODY * 4] if markup else markup
+    )[:MAX_BODY]
 
 
-def _starts_a_word(row: Any, body: str, prefix: str) -> bool:
+def _starts_a_word(subject: str, body: str, prefix: str) -> bool:
     """The check of a broad hit: a word of the subject or body starts with what was typed."""
-    return has_prefix(set(words(row.subject)) | set(words(body)), prefix)
+    return has_prefix(set(words(subject)) | set(words(body)), prefix)
+
+
+def _examine(
+    rt: Runtime, subject: str, text: Any, html: Any, exact: bool, lookups: Sequence[QueryWord]
+) -> str | None:
+    """CPU work, off the event loop: decrypt one candidate, check a broad hit, cut its snippet;
+    None when it does not match after all."""
+    body = _body(rt, text, html)
+    if not exact and not _starts_a_word(subject, body, lookups[-1].word):
+        return None
+    return hit_snippet(body, lookups)
 
 
 def hit_snippet(body: str, lookups: Sequence[QueryWord]) -> str:
@@ -141,24 +160,22 @@ async def search_emails(
             return []
         rows = (
             await conn.execute(
-                select(
-                    emails.c.id,
-                    emails.c.subject,
-                    emails.c.from_email,
-                    emails.c.text,
-                    emails.c.html,
-                    emails.c.created_at,
-                )
+                select(emails.c.id, emails.c.subject, emails.c.from_email, emails.c.created_at)
                 .where(emails.c.team_id == team_id, emails.c.id.in_([*ids, *broad]))
                 .order_by(emails.c.id.desc())
             )
         ).all()
         exact_ids = set(ids)
         shown: list[tuple[Any, str]] = []
-        for row in rows:  # decrypted one by one: only until `limit` are shown
-            body = _body(rt, row)
-            if row.id in exact_ids or _starts_a_word(row, body, last.word):
-                shown.append((row, body))
+        for row in rows:  # one body at a time, decrypted off the loop, only until `limit` are shown
+            sealed = (
+                await conn.execute(select(emails.c.text, emails.c.html).where(emails.c.id == row.id))
+            ).one()
+            cut = await asyncio.to_thread(
+                _examine, rt, row.subject, sealed.text, sealed.html, row.id in exact_ids, lookups
+            )
+            if cut is not None:
+                shown.append((row, cut))
                 if len(shown) == limit:
                     break
         links = await conn.execute(
@@ -174,7 +191,7 @@ async def search_emails(
             "from": r.from_email,
             "contact_id": first_contact.get(r.id),  # the record the web UI shows it on
             "created_at": iso(r.created_at),
-            "snippet": hit_snippet(body, lookups),
+            "snippet": cut,
         }
-        for r, body in shown
+        for r, cut in shown
     ]

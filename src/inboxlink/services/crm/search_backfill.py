@@ -20,7 +20,7 @@ from inboxlink.storage.search_tables import email_search_state
 from inboxlink.storage.tables import emails
 
 JOB = "search.index"
-BATCH = 200
+BATCH = 50  # emails per write transaction: up to 50 × MAX_TERMS rows, well inside a job claim
 RUN_SECONDS = 15.0  # then a fresh job continues: a claim lasts `jobs_lease` (60 s by default)
 
 

@@ -21,6 +21,7 @@ from inboxlink.services.platform.runtime import Runtime, now
 from inboxlink.storage.search_tables import TERM_BYTES, email_search_state, email_search_terms
 
 PURPOSE = b"inboxlink search index v1"
+INDEX_CHARS = 200_000
 INSERT_CHUNK = 500  # rows per INSERT: SQLite allows 32,766 bound values
 
 
@@ -65,8 +66,11 @@ def searchable_text(text: str | None, html: str | None) -> str:
 def email_terms(
     key: SearchKey, team_id: int, subject: str, text: str | None, html: str | None
 ) -> HashedTerms:
-    """CPU work (normalising, hashing): run it off the event loop for big bodies."""
-    terms = index_terms(subject, searchable_text(text, html))
+    """CPU work (normalising, hashing): run it off the event loop for big bodies. Only the body's
+    first INDEX_CHARS characters are read: the index keeps an email's first MAX_TERMS terms anyway,
+    and a 2 MB hostile HTML must not cost seconds of CPU per email."""
+    body = searchable_text(text[:INDEX_CHARS] if text else text, html[: INDEX_CHARS * 4] if html else html)
+    terms = index_terms(subject, body[:INDEX_CHARS])
     return HashedTerms(key.key_id, tuple(hash_terms(key.key, team_id, terms)))
 
 

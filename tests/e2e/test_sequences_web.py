@@ -110,9 +110,7 @@ def test_edit_a_sequence_from_its_page(
     page.goto(f"/sequences/{made['id']}")
     page.get_by_role("link", name="Edit sequence").click()
     expect(page.get_by_role("heading", name="Edit sequence", level=1)).to_be_visible()
-    expect(page.locator("#active-enrolments")).to_contain_text(
-        "Active enrolments carry on at their next step"
-    )
+    expect(page.locator("#active-enrolments")).to_contain_text("Active enrolments carry on where they are")
     expect(page.locator("#text-1")).to_have_value("Any questions?")
     assert serious_axe(page) == []
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -448,7 +448,7 @@ async def test_an_edit_carries_active_enrolments_on(app, jobs_running, mail_serv
     page_url = f"/sequences/{sequence['id']}/edit"
     page = await app.client.get(page_url)
     assert re.search(r"Enrolled right now: 1 waiting for step 2\.", page.text)
-    assert "Active enrolments carry on at their next step" in page.text
+    assert "whoever waits for a step still waits for that step" in page.text
     fields = form_values(page.text, page_url)
     fields.update({"text_1": "Reworded follow-up."})
     assert (await app.client.post(page_url, data=fields)).status_code == 303

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from inboxlink.storage.composer_tables import drafts, signatures
 from tests.integration.conftest import CLIENT
-from tests.support.app import wait_for
-from tests.support.flows import inbound, wait_sent
+from tests.support.app import running_app, wait_for
+from tests.support.flows import inbound, start_conversation, wait_sent
 from tests.support.replies import make_reply
 from tests.support.web import sign_in
 
@@ -314,3 +314,38 @@ async def test_the_record_after_a_composer_error_keeps_its_profile_and_sequences
     # The parts the record page has, there after the error too.
     for part in ("Head of Purchasing", "data-contact-profile", 'id="sequences"', 'id="timeline"'):
         assert part in failed.text, part
+
+
+async def test_forwarded_attachments_over_the_limit_are_refused_unread(
+    tmp_path, trust_test_ca, mail_server, provider_smtp, mail_user
+):
+    """With a 20 KB limit, forwarding a reply whose stored attachment is 30 KB is refused with
+    `message_too_large` from the stored sizes: not one attachment's bytes are read for it."""
+    async with running_app(tmp_path / "d", INBOXLINK_MAX_SEND_BYTES="20000") as small:
+        user, inbox, sent = await start_conversation(
+            small, mail_server, provider_smtp, mail_user, to=CLIENT, subject="Our offer", text="Hi Chris"
+        )
+        _, raw = make_reply(
+            sender=f"Chris Client <{CLIENT}>", to=mail_user.email, subject="Re: Our offer",
+            text="The plans are attached.\n", in_reply_to=sent["message_id"],
+            references=[sent["message_id"]], attachments=[("plans.bin", "application/octet-stream", b"x" * 30000)],
+        )  # fmt: skip
+        mail_server.deliver(mail_user.email, raw)
+        [reply] = await inbound(user, sent["contact_ids"][0])
+        assert [a["filename"] for a in reply["attachments"]] == ["plans.bin"]  # stored
+        store = small.rt.attachment_store
+        reads: list[str] = []
+        real_read = store.read
+
+        async def counted_read(name: str) -> bytes:
+            reads.append(name)
+            return await real_read(name)
+
+        store.read = counted_read  # type: ignore[method-assign]
+        body = {"inbox_id": inbox["id"], "to": [{"email": CAROL}], "forward_of_email_id": reply["id"]}
+        resp = await user.post("/api/v1/emails", {**body, "forward_attachments": True})
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "message_too_large", resp.text
+        assert "Forward without attachments" in resp.json()["error"]["message"]
+        assert reads == []
+        without = await user.post("/api/v1/emails", body)  # the same forward without them goes
+        assert without.status_code == 202, without.text

@@ -4,6 +4,8 @@ there, another team's contact is a 404, and deleting the contact takes its draft
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import delete, func, select
 
@@ -54,3 +56,21 @@ async def test_drafts_and_signatures_on_both_backends(app):
     assert await signatures.get_signature(app.rt, lee) == ""
     assert await signatures.set_signature(app.rt, sam, "  \n ") == ""
     assert await signatures.get_signature(app.rt, sam) == ""
+
+
+async def test_two_first_saves_of_one_composer_both_succeed(app):
+    """Two tabs (or an overlapping debounce) save the same composer for the first time at once:
+    both answer, and one draft remains, holding one of the two."""
+    sam = (await app.user("sam@crm.test")).caller
+    chris = await contacts.create_contact(app.rt, sam, {"email": "chris@prospect.test"})
+    contexts = [f"reply:{n}" for n in range(1, 9)]
+    for context in contexts:
+        await asyncio.gather(
+            drafts.save_draft(app.rt, sam, chris["id"], context, {"text": "tab one"}),
+            drafts.save_draft(app.rt, sam, chris["id"], context, {"text": "tab two"}),
+        )
+    async with app.rt.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(draft_rows)) == len(contexts)
+    for context in contexts:
+        found = await drafts.get_draft(app.rt, sam, chris["id"], context)
+        assert found is not None and found["text"] in ("tab one", "tab two")

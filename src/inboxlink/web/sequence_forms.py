@@ -90,7 +90,8 @@ def form_of(sequence: Mapping[str, Any]) -> SequenceForm:
 
 def _steps_from(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
     """The steps the rows make, in order, and each one's row: a removed or empty row is left out
-    (the steps after it move up)."""
+    (the steps after it move up). A saved row says which saved step it is (the saved rows come
+    first, in order: row n is the step at position n), so whoever waits for it still does."""
     steps, step_rows = [], []
     for n, row in enumerate(rows):
         template_id = form_int(row["template"])
@@ -99,7 +100,8 @@ def _steps_from(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[
         delay = form_int(row["delay"] or "0")
         steps.append(
             {"template_id": template_id, "subject": row["subject"], "text": row["text"],
-             "delay_days": -1 if delay is None else delay, "same_thread": row["same_thread"]}
+             "delay_days": -1 if delay is None else delay, "same_thread": row["same_thread"],
+             "position": n if row["saved"] else None}
         )  # fmt: skip
         step_rows.append(n)
     return steps, step_rows
@@ -150,6 +152,8 @@ def _step_message(part: str | None) -> str:
             "This is now the first step, so there is no earlier email to reply to: untick "
             "“As a reply in the same thread” and give it a subject."
         )
+    if part == "position":
+        return "The sequence was changed meanwhile (in another tab?): reload the page and make your change again."
     if part == "subject":
         return "Give this step a subject, choose a template, or send it as a reply in the same thread."
     return "Choose a template, or write a subject and text."

@@ -156,7 +156,7 @@ async def save(
     errors = unknown_templates(posted, await _template_ids(web.rt, caller))
     if not errors:
         try:
-            await sequence_edit.update_sequence(web.rt, caller, sequence_id, posted.body())
+            await sequence_edit.update_sequence(web.rt, caller, sequence_id, posted.body(), by_position=True)
         except NotFound as exc:
             if exc.code == "sequence_not_found":
                 raise PageNotFound() from exc

@@ -27,6 +27,10 @@ class StepIn(Body):
     same_thread: Annotated[StrictBool, Field(description="sent as a reply to the previous step's email")] = (
         False
     )
+    position: Annotated[
+        StrictInt | None,
+        Field(ge=0, description="in a PUT: the saved step this is (its position); leave out for a new step"),
+    ] = None
 
 
 class SequenceIn(Body):
@@ -99,7 +103,7 @@ class HistoryEntry(View):
 
 
 class StepEmail(View):
-    position: int
+    position: int | None  # null: that step was removed from the sequence since
     email_id: int
 
 

@@ -42,7 +42,7 @@ async def enrolment_views(conn: AsyncConnection, enrolment_ids: list[int]) -> li
         await conn.execute(
             select(sequence_sends)
             .where(sequence_sends.c.enrolment_id.in_(enrolment_ids))
-            .order_by(sequence_sends.c.position)
+            .order_by(sequence_sends.c.id)  # as sent
         )
     ).all()
     by_id = {r.id: r for r in rows}
@@ -64,7 +64,10 @@ def _view(row: Any, history: Sequence[Any], sends: Sequence[Any]) -> dict[str, o
         "created_at": iso(row.created_at),
         "ended_at": iso(row.ended_at),
         "emails": [
-            {"position": s.position, "email_id": s.email_id} for s in sends if s.enrolment_id == row.id
+            # A negative position: that step was removed since (services.mail.sequence_edit).
+            {"position": s.position if s.position >= 0 else None, "email_id": s.email_id}
+            for s in sends
+            if s.enrolment_id == row.id
         ],
         "history": [
             {"kind": h.kind, "email_id": h.email_id, "detail": h.detail, "at": iso(h.created_at)}

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from inboxlink.domain.writing import DraftContext, draft_context
 from inboxlink.services.accounts.users import Caller
@@ -49,19 +50,25 @@ async def save_draft(
     body = seal(rt, json.dumps(_fields(values)))
     stamp = now()
     mine = (drafts.c.user_id == caller.user_id, drafts.c.contact_id == contact_id, drafts.c.context == key)
-    async with rt.engine.begin() as conn:
-        changed = await conn.execute(update(drafts).where(*mine).values(body=body, updated_at=stamp))
-        if not changed.rowcount:
-            await conn.execute(
-                drafts.insert().values(
-                    team_id=caller.team_id,
-                    user_id=caller.user_id,
-                    contact_id=contact_id,
-                    context=key,
-                    body=body,
-                    updated_at=stamp,
+    try:
+        async with rt.engine.begin() as conn:
+            changed = await conn.execute(update(drafts).where(*mine).values(body=body, updated_at=stamp))
+            if not changed.rowcount:
+                await conn.execute(
+                    drafts.insert().values(
+                        team_id=caller.team_id,
+                        user_id=caller.user_id,
+                        contact_id=contact_id,
+                        context=key,
+                        body=body,
+                        updated_at=stamp,
+                    )
                 )
-            )
+    except IntegrityError:
+        # Two first saves of one composer (two tabs, overlapping debounce) both found no row: the
+        # unique (user, contact, context) refused the second insert; that row is there now.
+        async with rt.engine.begin() as conn:
+            await conn.execute(update(drafts).where(*mine).values(body=body, updated_at=stamp))
     return {"context": key, "saved_at": iso(stamp)}
 
 

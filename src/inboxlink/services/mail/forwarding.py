@@ -48,6 +48,16 @@ async def forward_of(
             )
         ).all()
     if with_attachments is True or with_attachments in ("1", "on", "true"):
+        # Refused on the stored sizes, before any bytes are read: an email can hold 100
+        # attachments of up to 25 MB each, far more than one email may carry.
+        total, limit = sum(i.size for i in stored if i.blob is not None), rt.settings.max_send_bytes
+        if total > limit:
+            raise ServiceError(
+                "message_too_large",
+                f"The forwarded email's attachments are {total // 1024} KB; the limit is {limit // 1024} KB. "
+                "Forward without attachments, or send large files as a link.",
+                field="attachments",
+            )
         for item in stored:
             if item.blob is None:
                 continue  # larger than the limit when logged: its bytes were never kept

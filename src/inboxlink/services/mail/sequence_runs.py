@@ -86,7 +86,7 @@ async def run_step(rt: Runtime, payload: dict[str, Any]) -> None:
             await conn.execute(
                 select(sequence_sends.c.email_id)
                 .where(sequence_sends.c.enrolment_id == enrolment_id)
-                .order_by(sequence_sends.c.position.desc())
+                .order_by(sequence_sends.c.id.desc())  # the last one sent (a removed step's too)
                 .limit(1)
             )
         ).first()

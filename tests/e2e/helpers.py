@@ -11,6 +11,8 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from inboxlink.services.accounts import inboxes
+from inboxlink.services.crm import contacts, records
+from inboxlink.services.mail import compose
 from tests.e2e.browser import Tab
 from tests.e2e.live_server import PASSWORD, LiveServer
 from tests.support.mail import inbox_body
@@ -42,6 +44,22 @@ def connect_via_service(live: LiveServer, login: str, mail_server: Any, provider
         inboxes.connect_inbox(live.app.rt, caller, inbox_body(mail_server, provider, mail_user))
     )
     return caller, inbox
+
+
+def live_conversation(
+    live: LiveServer, login: str, mail_server: Any, provider: Any, mail_user: Any
+) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any], str]:
+    """A monitored inbox, the contact Chris Client and one email sent to him ("Our offer"):
+    (caller, inbox, contact, sent email, its Message-ID once it is out)."""
+    assert live.app is not None
+    app = live.app
+    caller, inbox = connect_via_service(live, login, mail_server, provider, mail_user)
+    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    contact = live.call(contacts.create_contact(app.rt, caller, {"email": CLIENT, "name": "Chris Client"}))
+    body = {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Our offer", "text": "Hi Chris"}
+    sent = live.call(compose.send_email(app.rt, caller, body))
+    message_id = wait_until(lambda: live.call(records.get_email(app.rt, caller, sent["id"]))["message_id"])
+    return caller, inbox, contact, sent, message_id
 
 
 def wait_until(predicate: Any, timeout: float = 20.0) -> Any:

@@ -21,7 +21,7 @@ from inboxlink.services.accounts.users import create_user
 from inboxlink.services.crm import contacts, records
 from inboxlink.services.mail import compose
 from tests.e2e.browser import Tab, screenshot
-from tests.e2e.helpers import CLIENT, connect_via_service, new_login, sign_in, wait_until
+from tests.e2e.helpers import CLIENT, connect_via_service, live_conversation, new_login, sign_in, wait_until
 from tests.e2e.live_server import PASSWORD, LiveServer
 from tests.support.replies import make_reply
 
@@ -192,20 +192,10 @@ def test_a_new_reply_is_not_missed_and_read_once_seen(
     tab: Tab, live: LiveServer, mail_server: Any, provider_smtp: Any, mail_user: Any
 ) -> None:
     assert live.app is not None
-    app = live.app
     login = new_login("rhea")
-    caller, inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
-    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
-    contact = live.call(contacts.create_contact(app.rt, caller, {"email": CLIENT, "name": "Chris Client"}))
-    sent = live.call(
-        compose.send_email(
-            app.rt,
-            caller,
-            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Our offer", "text": "Hi Chris"},
-        )
+    _caller, _inbox, contact, _sent, message_id = live_conversation(
+        live, login, mail_server, provider_smtp, mail_user
     )
-    wait_until(lambda: live.call(records.get_email(app.rt, caller, sent["id"]))["message_id"])
-    message_id = live.call(records.get_email(app.rt, caller, sent["id"]))["message_id"]
     page = tab.page
     missing: list[str] = []
     page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)

@@ -11,11 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from inboxlink.services.crm import contacts, records
 from inboxlink.services.crm.search import search_emails
-from inboxlink.services.mail import compose
 from tests.e2e.browser import Tab, screenshot
-from tests.e2e.helpers import CLIENT, connect_via_service, new_login, sign_in, wait_until
+from tests.e2e.helpers import CLIENT, live_conversation, new_login, sign_in, wait_until
 from tests.e2e.live_server import LiveServer
 from tests.e2e.test_day_web import PHONE, serious_axe
 from tests.support.replies import make_reply
@@ -29,18 +27,9 @@ def test_search_finds_a_reply_by_a_word_of_its_body_and_not_by_one_it_lacks(
     assert live.app is not None
     app = live.app
     login = new_login("sid")
-    caller, inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
-    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
-    contact = live.call(contacts.create_contact(app.rt, caller, {"email": CLIENT, "name": "Chris Client"}))
-    sent = live.call(
-        compose.send_email(
-            app.rt,
-            caller,
-            {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Our offer", "text": "Hi Chris"},
-        )
+    caller, _inbox, contact, _sent, message_id = live_conversation(
+        live, login, mail_server, provider_smtp, mail_user
     )
-    wait_until(lambda: live.call(records.get_email(app.rt, caller, sent["id"]))["message_id"])
-    message_id = live.call(records.get_email(app.rt, caller, sent["id"]))["message_id"]
     # A word no other test's mail has (the mailbox is shared by the module's tests).
     marker = "łódź" + secrets.token_hex(4)
     absent = "brak" + secrets.token_hex(4)

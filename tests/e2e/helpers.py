@@ -46,6 +46,15 @@ def connect_via_service(live: LiveServer, login: str, mail_server: Any, provider
     return caller, inbox
 
 
+def monitored_inbox(live: LiveServer, login: str, mail_server: Any, provider: Any, mail_user: Any) -> Any:
+    """connect_via_service, and its monitor's session up: (caller, inbox)."""
+    assert live.app is not None
+    app = live.app
+    caller, inbox = connect_via_service(live, login, mail_server, provider, mail_user)
+    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    return caller, inbox
+
+
 def live_conversation(
     live: LiveServer, login: str, mail_server: Any, provider: Any, mail_user: Any
 ) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any], str]:
@@ -53,8 +62,7 @@ def live_conversation(
     (caller, inbox, contact, sent email, its Message-ID once it is out)."""
     assert live.app is not None
     app = live.app
-    caller, inbox = connect_via_service(live, login, mail_server, provider, mail_user)
-    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    caller, inbox = monitored_inbox(live, login, mail_server, provider, mail_user)
     contact = live.call(contacts.create_contact(app.rt, caller, {"email": CLIENT, "name": "Chris Client"}))
     body = {"inbox_id": inbox["id"], "to": [{"email": CLIENT}], "subject": "Our offer", "text": "Hi Chris"}
     sent = live.call(compose.send_email(app.rt, caller, body))

@@ -21,7 +21,14 @@ from inboxlink.services.accounts.users import create_user
 from inboxlink.services.crm import contacts, records
 from inboxlink.services.mail import compose
 from tests.e2e.browser import Tab, screenshot
-from tests.e2e.helpers import CLIENT, connect_via_service, live_conversation, new_login, sign_in, wait_until
+from tests.e2e.helpers import (
+    CLIENT,
+    live_conversation,
+    monitored_inbox,
+    new_login,
+    sign_in,
+    wait_until,
+)
 from tests.e2e.live_server import PASSWORD, LiveServer
 from tests.support.replies import make_reply
 
@@ -72,8 +79,7 @@ def test_banner_clears_on_reconnect_in_open_tabs_and_reconnect_link_focuses_pass
     assert live.app is not None
     app = live.app
     login = new_login("dana")
-    caller, inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
-    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    caller, inbox = monitored_inbox(live, login, mail_server, provider_smtp, mail_user)
     desk = tab.page
     sign_in(tab, login)
     phone_context = browser.new_context(base_url=live.base_url, viewport=PHONE)
@@ -313,8 +319,7 @@ def test_manage_contacts_edit_sort_by_reply_and_merge_keeps_every_email(
     assert live.app is not None
     app = live.app
     login = new_login("milo")
-    caller, inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
-    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    caller, inbox = monitored_inbox(live, login, mail_server, provider_smtp, mail_user)
     tag = secrets.token_hex(3)
     main_address, dup_address = f"pat-{tag}@prospect.test", f"pat.work-{tag}@prospect.test"
     keep = live.call(contacts.create_contact(app.rt, caller, {"email": main_address, "name": "Pat Main"}))

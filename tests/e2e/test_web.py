@@ -20,6 +20,7 @@ from tests.e2e.helpers import (
     PIXEL,
     connect_via_service,
     hostile_reply,
+    monitored_inbox,
     new_login,
     sign_in,
     wait_until,
@@ -325,9 +326,7 @@ def test_disconnected_inbox_shows_banner_and_reconnects(
 ) -> None:
     assert live.app is not None
     login = new_login("dana")
-    _caller, inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
-    app = live.app
-    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    _caller, inbox = monitored_inbox(live, login, mail_server, provider_smtp, mail_user)
     page = tab.page
     sign_in(tab, login)
     expect(page.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()

@@ -19,7 +19,14 @@ from playwright.sync_api import expect
 from inboxlink.services.crm import contacts, records
 from inboxlink.services.mail import compose, drafts
 from tests.e2e.browser import Tab, screenshot
-from tests.e2e.helpers import CLIENT, PDF, connect_via_service, new_login, sign_in, wait_until
+from tests.e2e.helpers import (
+    CLIENT,
+    PDF,
+    monitored_inbox,
+    new_login,
+    sign_in,
+    wait_until,
+)
 from tests.e2e.live_server import LiveServer
 from tests.e2e.test_day_web import PHONE, serious_axe
 from tests.support.replies import make_reply
@@ -51,8 +58,7 @@ def test_signature_reply_all_drafts_rich_text_and_forward(
     assert live.app is not None
     app = live.app
     login = new_login("wren")
-    caller, inbox = connect_via_service(live, login, mail_server, provider_smtp, mail_user)
-    wait_until(lambda: app.monitor(inbox["id"]) is not None and app.monitor(inbox["id"]).connected.is_set())
+    caller, inbox = monitored_inbox(live, login, mail_server, provider_smtp, mail_user)
     contact = live.call(contacts.create_contact(app.rt, caller, {"email": CLIENT, "name": "Chris Client"}))
     first = live.call(
         compose.send_email(
